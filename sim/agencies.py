@@ -1,0 +1,544 @@
+"""Agencies: children's social care, CAMHS, education, police, youth justice and the secure-bed unit.
+
+Each agency is a Mesa agent with its own ``flexibility`` and ``risk_tolerance`` (0..1, set per agency
+type and varied per agent), a finite weekly capacity and a budget.  Agencies act on the children they
+are responsible for.  So that a national run stays fast, an agency *type* acts on all its agents' children
+at once: the per-agent attributes are gathered into arrays (``Roster``) and indexed by each child's
+LA or region.  Lower risk tolerance lowers the distress at which an agency escalates; lower flexibility
+means fewer tailored responses (support that holds a placement, specialist care) and more
+pathway-bound ones (a move up the ladder).
+"""
+
+from __future__ import annotations
+
+import mesa
+import numpy as np
+
+from sim.config import AgencyType, CarePathwaysConfig
+from sim.placements import rank_within_groups
+
+# Areas an agency covers.
+PER_LA, PER_REGION, NATIONAL = "la", "region", "national"
+
+
+class Agency(mesa.Agent):
+    """An agency: its attitudes, its weekly capacity and its budget."""
+
+    kind = "agency"
+    label = "Agency"
+    covers = PER_REGION
+    payer = "local_authority"
+
+    def __init__(self, model: mesa.Model, area: int, name: str, flexibility: float, risk_tolerance: float,
+                 weekly_capacity: float, annual_budget: float, notice_probability: float):
+        super().__init__(model)
+        self.area = area
+        self.name = name
+        self.flexibility = flexibility
+        self.risk_tolerance = risk_tolerance
+        self.weekly_capacity = weekly_capacity
+        self.annual_budget = annual_budget
+        self.notice_probability = notice_probability
+        self.spend_this_year = 0.0
+        self.decisions = 0
+
+    def __repr__(self) -> str:
+        return f"{self.label}({self.name}, flexibility={self.flexibility:.2f}, risk_tolerance={self.risk_tolerance:.2f})"
+
+
+class ChildrensSocialCare(Agency):
+    """The local authority's children's social care: the corporate parent, one per LA."""
+
+    kind, label, covers, payer = "childrens_social_care", "Children's social care", PER_LA, "local_authority"
+
+
+class Camhs(Agency):
+    """NHS children and young people's mental health services, per region: community care and Tier 4."""
+
+    kind, label, covers, payer = "camhs", "CAMHS", PER_REGION, "nhs"
+
+
+class Education(Agency):
+    """Schools and SEND services, per region: notice distress, co-fund placements for autism/LD."""
+
+    kind, label, covers, payer = "education", "Education", PER_REGION, "education"
+
+
+class Police(Agency):
+    """Police, per region: notice missing episodes and crises, arrest children who harm others."""
+
+    kind, label, covers, payer = "police", "Police", PER_REGION, "justice"
+
+
+class YouthJusticeService(Agency):
+    """Youth justice, per region: remand decisions."""
+
+    kind, label, covers, payer = "youth_justice", "Youth justice", PER_REGION, "justice"
+
+
+class FamilyCourt(Agency):
+    """The family court, per region: s25 secure accommodation applications and renewals."""
+
+    kind, label, covers, payer = "family_court", "Family court", PER_REGION, "justice"
+
+
+class HighCourt(Agency):
+    """The High Court (national DoL court): DoL orders under the inherent jurisdiction."""
+
+    kind, label, covers, payer = "high_court", "High Court", NATIONAL, "justice"
+
+
+class SecureWelfareCoordinationUnit(Agency):
+    """Allocates the national pool of secure children's home welfare places."""
+
+    kind, label, covers, payer = "secure_welfare_unit", "Secure Welfare Coordination Unit", NATIONAL, "local_authority"
+
+
+AGENCY_CLASSES = (ChildrensSocialCare, Camhs, Education, Police, YouthJusticeService, FamilyCourt, HighCourt,
+                  SecureWelfareCoordinationUnit)
+
+
+class Roster:
+    """Per-type arrays of agency attributes, indexed by area, so decisions are vectorised."""
+
+    def __init__(self, model: mesa.Model, cfg: CarePathwaysConfig, n_la: int, n_regions: int,
+                 children_by_la: np.ndarray, region_names: tuple[str, ...], la_names: list[str]):
+        self.model = model
+        self.by_kind: dict[str, list[Agency]] = {}
+        rng = model.streams.generator("agencies")
+        la_region = model.geo.la_region
+        children_by_region = np.bincount(la_region, weights=children_by_la, minlength=n_regions)
+        for cls in AGENCY_CLASSES:
+            if cls is SecureWelfareCoordinationUnit:
+                params = AgencyType(flexibility=0.5, risk_tolerance=0.5, spread=0.0,
+                                    weekly_capacity_per_1000_children=0.0, annual_budget_gbp_per_child=0.0,
+                                    notice_probability=1.0)
+            else:
+                params = getattr(cfg.agencies, cls.kind)
+            if cls.covers == PER_LA:
+                areas, names, sizes = range(n_la), la_names, children_by_la
+            elif cls.covers == PER_REGION:
+                areas, names, sizes = range(n_regions), list(region_names), children_by_region
+            else:
+                areas, names, sizes = range(1), ["england"], np.array([children_by_la.sum()])
+            agents = []
+            for a in areas:
+                jitter = rng.uniform(-params.spread, params.spread, 2)
+                agents.append(cls(
+                    model, a, names[a],
+                    flexibility=float(np.clip(params.flexibility + jitter[0], 0, 1)),
+                    risk_tolerance=float(np.clip(params.risk_tolerance + jitter[1], 0, 1)),
+                    weekly_capacity=params.weekly_capacity_per_1000_children * sizes[a] / 1000.0,
+                    annual_budget=params.annual_budget_gbp_per_child * sizes[a],
+                    notice_probability=params.notice_probability,
+                ))
+            self.by_kind[cls.kind] = agents
+        self.refresh()
+
+    def refresh(self) -> None:
+        """Re-read the agents' attributes (after a scenario changes them)."""
+        self.flexibility, self.risk_tolerance, self.capacity, self.budget, self.notice, self.uid = ({}, {}, {}, {},
+                                                                                                     {}, {})
+        for kind, agents in self.by_kind.items():
+            self.flexibility[kind] = np.array([a.flexibility for a in agents])
+            self.risk_tolerance[kind] = np.array([a.risk_tolerance for a in agents])
+            self.capacity[kind] = np.array([a.weekly_capacity for a in agents])
+            self.budget[kind] = np.array([a.annual_budget for a in agents])
+            self.notice[kind] = np.array([a.notice_probability for a in agents])
+            self.uid[kind] = np.array([a.unique_id for a in agents])
+        self.remaining = {k: np.zeros(len(v)) for k, v in self.capacity.items()}
+        self.pressure = {k: np.zeros(len(v)) for k, v in self.capacity.items()}
+        self.spent = {k: np.array([a.spend_this_year for a in self.by_kind[k]]) for k in self.by_kind}
+
+    def new_week(self) -> None:
+        # Unused fractional capacity carries over (up to one slot), so small agencies at a reduced
+        # population scale still get their share of slots over time.
+        for k, cap in self.capacity.items():
+            self.remaining[k] = np.minimum(self.remaining[k] + cap, cap + 1.0)
+
+    def area_of(self, kind: str, la: np.ndarray, region: np.ndarray) -> np.ndarray:
+        covers = self.by_kind[kind][0].covers
+        if covers == PER_LA:
+            return la
+        if covers == PER_REGION:
+            return region
+        return np.zeros_like(la)
+
+    def effective_flexibility(self, kind: str) -> np.ndarray:
+        """Flexibility, less what budget pressure takes away."""
+        loss = self.model.cfg.agencies.budget_pressure_flexibility_loss
+        return self.flexibility[kind] * (1.0 - loss * self.pressure[kind])
+
+    def ration(self, kind: str, area: np.ndarray, priority: np.ndarray) -> np.ndarray:
+        """Grant requests within each agency's remaining weekly capacity, most urgent first."""
+        if len(area) == 0:
+            return np.zeros(0, bool)
+        rank = rank_within_groups(area, priority)
+        ok = rank < np.floor(self.remaining[kind][area])
+        np.subtract.at(self.remaining[kind], area[ok], 1)
+        return ok
+
+    def book_spend(self, kind: str, spend_by_area: np.ndarray, week_of_year: int) -> None:
+        """Add a week's spend; budget pressure is how far spend runs ahead of the budget so far."""
+        self.spent[kind] += spend_by_area
+        spent = self.spent[kind]
+        so_far = self.budget[kind] * (week_of_year + 1) / 52.0
+        with np.errstate(divide="ignore", invalid="ignore"):
+            self.pressure[kind] = np.where(so_far > 0, np.clip(spent / so_far - 1.0, 0.0, 1.0), 0.0)
+
+    def new_year(self) -> None:
+        self.sync_agents()
+        for k in self.spent:
+            self.spent[k][:] = 0.0
+
+    def sync_agents(self) -> None:
+        """Copy the year's spend back onto the agents (kept in arrays during the year for speed)."""
+        for kind, agents in self.by_kind.items():
+            for a, s in zip(agents, self.spent[kind]):
+                a.spend_this_year = float(s)
+
+    def count_decisions(self, kind: str, area: np.ndarray) -> None:
+        if len(area):
+            counts = np.bincount(area, minlength=len(self.by_kind[kind]))
+            for a in np.flatnonzero(counts):
+                self.by_kind[kind][a].decisions += int(counts[a])
+
+    def threshold(self, kind: str, area: np.ndarray, base: float) -> np.ndarray:
+        """Distress at which an agency escalates: lower when it tolerates less risk."""
+        shift = self.model.cfg.pathway.risk_tolerance_shift
+        return base + shift * (self.risk_tolerance[kind][area] - 0.5)
+
+
+# ============================================================================ weekly mechanisms
+# Each acts on all children at once; the deciding agency is the one responsible for the child.
+from sim.children import (  # noqa: E402
+    DOL, EXIT_NEEDS_MET, MHA, NO_BASIS, NOT_LOOKED_AFTER, REMAND, S25, WEEKS_PER_YEAR,
+)
+from sim.config import schedule_value  # noqa: E402
+from sim.placements import (  # noqa: E402
+    CUSTODY, FAMILY, FOSTER_AGENCY, FOSTER_INHOUSE, RESIDENTIAL, SECURE, SUPPORTED, THERAPEUTIC, TIER4,
+    UNREGISTERED,
+)
+
+CSC = "childrens_social_care"
+RESTRICTIVE = (TIER4, SECURE, CUSTODY)
+
+
+def pathway_placement(model, idx: np.ndarray, w: int) -> np.ndarray:
+    """The placement children's social care seeks for each child, by distress on the pathway.
+
+    Below the residential threshold: a foster home (or supported accommodation for some 16-17s);
+    above it: a registered children's home.  The threshold is lower where the LA tolerates less risk.
+    """
+    ch = model.children
+    la = ch.la[idx]
+    high = ch.distress[idx] >= model.roster.threshold(CSC, la, model.cfg.pathway.residential_threshold)
+    old_enough = ch.age_years(idx, w) >= 16
+    u = model.streams.uniform("pathway", w, idx)
+    foster = np.where(u < 0.5, FOSTER_INHOUSE, FOSTER_AGENCY)
+    low = np.where(old_enough & (u < 0.5), SUPPORTED, foster)
+    return np.where(high, RESIDENTIAL, low).astype(np.int64)
+
+
+def edge_hazard_scale(model) -> tuple[float, float]:
+    """Scale of the weekly entry hazard so that entries from the edge match the published figure.
+
+    Entries from the pool are ``edge_share_of_entries`` of the 10-17 starts (T2-017) at the start
+    year's distress; afterwards the hazard follows each child's distress, so a scenario that lowers
+    distress lowers entries.
+    """
+    ch = model.children
+    act = model.present_children()
+    pool = act[ch.legal[act] == NOT_LOOKED_AFTER]
+    if len(pool) == 0:
+        return 0.0, 0.0
+    d = ch.distress[pool]
+    ref = float(d.mean())
+    slope = model.cfg.population.edge_entry_distress_slope
+    weekly = model.facts["edge_entries_per_year"] / WEEKS_PER_YEAR
+    return weekly / float(np.exp(slope * (d - ref)).sum()), ref
+
+
+def edge_of_care(model, w: int) -> None:
+    """Children on the edge of care: crises noticed by police or school bring some into care; others
+    leave the edge as their needs are met."""
+    ch, pop = model.children, model.cfg.population
+    act = model.present_children()
+    pool = act[ch.legal[act] == NOT_LOOKED_AFTER]
+    pool = pool[ch.placement[pool] == FAMILY]
+    scale, ref = model.edge_hazard_scale
+    p = np.minimum(scale * np.exp(pop.edge_entry_distress_slope * (ch.distress[pool] - ref)), 1.0)
+    enter = pool[model.streams.uniform("edge_entry", w, pool) < p]
+    noticed_by_police = ch.has("going_missing", enter) | ch.has("risk_to_others", enter)
+    agency = np.where(noticed_by_police, model.agency_uid("police", enter), model.agency_uid("education", enter))
+    model.enter_care(enter, "crisis", agency)
+    rest = pool[~np.isin(pool, enter)]
+    calm = rest[ch.distress[rest] < pop.return_home_max_distress]
+    leave = calm[model.streams.uniform("edge_leave", w, calm) < pop.edge_pool_leave_per_year / WEEKS_PER_YEAR]
+    model.events.add(w, leave, "leaves_edge_of_care", from_type=FAMILY, reason="needs_met",
+                     agency=model.agency_uid(CSC, leave))
+    model.depart(leave, EXIT_NEEDS_MET)
+
+
+def _offer_support(model, kind: str, idx: np.ndarray, decision: str, until_attr: str) -> np.ndarray:
+    """A flexible agency offers community support (within its weekly capacity); returns who got it."""
+    ch, w = model.children, model.week
+    if len(idx) == 0:
+        return np.zeros(0, bool)
+    area = model.roster.area_of(kind, ch.la[idx], ch.region[idx])
+    until = getattr(ch, until_attr)
+    willing = (model.streams.uniform(decision, w, idx) < model.roster.effective_flexibility(kind)[area])
+    willing &= until[idx] <= w
+    got = np.zeros(len(idx), bool)
+    cand = np.flatnonzero(willing)
+    got[cand] = model.roster.ration(kind, area[cand], ch.distress[idx[cand]])
+    sel = idx[got]
+    until[sel] = w + model.cfg.distress.support_weeks
+    model.roster.count_decisions(kind, area[got])
+    reason = "flexible_support" if kind == CSC else "camhs_support"
+    model.events.add(w, sel, "support", basis=ch.basis[sel], from_type=ch.placement[sel], reason=reason,
+                     agency=model.roster.uid[kind][area[got]])
+    model.tally.add("flexible_support_packages" if kind == CSC else "camhs_support_packages", len(sel))
+    return got
+
+
+def placement_breakdowns(model, w: int) -> None:
+    """Placements break down more often as distress outgrows what a placement can hold.  A flexible LA
+    may hold the placement with community support; otherwise the child moves on the pathway."""
+    ch, b = model.children, model.cfg.breakdown
+    ic = model.in_care_children()
+    ptype = ch.placement[ic]
+    base = model.breakdown_base[ptype]
+    at_risk = base > 0
+    ic, ptype, base = ic[at_risk], ptype[at_risk], base[at_risk]
+    p = base + b.distress_slope * np.maximum(ch.distress[ic] - model.breakdown_tolerance[ptype], 0.0)
+    broke = ic[model.streams.uniform("breakdown", w, ic) < p]
+    held = _offer_support(model, CSC, broke, "hold_placement", "support_until")
+    moving = broke[~held]
+    model.place(moving, pathway_placement(model, moving, w), "breakdown")
+
+
+def escalate_crises(model, w: int) -> None:
+    """At high distress agencies escalate: CAMHS offers community support or refers to Tier 4; children's
+    social care offers support or refers for a secure bed, or seeks specialist therapeutic care; police
+    arrest children who harm others and youth justice may remand them."""
+    ch, cfg, roster = model.children, model.cfg, model.roster
+    act = model.present_children()
+    ic = act[ch.legal[act] != NOT_LOOKED_AFTER]
+    ic = ic[~np.isin(ch.placement[ic], RESTRICTIVE)]
+    d = ch.distress[ic]
+
+    # Tier 4: mental-health crises, judged by CAMHS against its own risk tolerance.
+    t4_thr = roster.threshold("camhs", ch.region[ic], cfg.pathway.tier4_threshold)
+    cand = ic[ch.has("mental_health", ic) & (d >= t4_thr) & (ch.tier4_referral_week[ic] < 0)]
+    noticed = cand[model.streams.uniform("camhs_notice", w, cand) < roster.notice["camhs"][ch.region[cand]]]
+    supported = _offer_support(model, "camhs", noticed, "camhs_offer", "camhs_until")
+    refer = noticed[~supported]
+    ch.tier4_referral_week[refer] = w
+    model.events.add(w, refer, "tier4_referral", from_type=ch.placement[refer], to_type=TIER4, reason="crisis",
+                     agency=model.agency_uid("camhs", refer))
+    model.tally.add("tier4_referrals", len(refer))
+
+    # Secure welfare bed: risk of serious harm (to others, from exploitation, from going missing).
+    sec_thr = roster.threshold(CSC, ch.la[ic], cfg.pathway.secure_threshold)
+    risky = ch.has("risk_to_others", ic) | ch.has("exploitation", ic) | ch.has("going_missing", ic)
+    cand = ic[risky & (d >= sec_thr) & (ch.secure_referral_week[ic] < 0) & (ch.basis[ic] != S25)]
+    noticed = cand[model.streams.uniform("csc_notice", w, cand) < roster.notice[CSC][ch.la[cand]]]
+    supported = _offer_support(model, CSC, noticed, "crisis_support", "support_until")
+    refer = noticed[~supported]
+    ch.secure_referral_week[refer] = w
+    model.events.add(w, refer, "secure_referral", basis=ch.basis[refer], from_type=ch.placement[refer],
+                     to_type=SECURE, reason="crisis", agency=model.agency_uid(CSC, refer))
+    model.tally.add("secure_referrals", len(refer))
+
+    # Specialist therapeutic care: a tailored response a flexible LA seeks for a child in crisis in a home.
+    in_home = ic[np.isin(ch.placement[ic], (RESIDENTIAL, UNREGISTERED))]
+    needs = ch.has("mental_health", in_home) | ch.has("trauma", in_home)
+    cand = in_home[needs & (ch.distress[in_home] >= cfg.distress.crisis_threshold) & (ch.pending_type[in_home] < 0)
+                   & (ch.secure_referral_week[in_home] < 0)]
+    flex = roster.effective_flexibility(CSC)[ch.la[cand]]
+    seek = cand[model.streams.uniform("therapeutic", w, cand) < flex * cfg.pathway.therapeutic_preference]
+    request_package(model, seek, THERAPEUTIC)
+
+    # Police and youth justice: arrest at crisis, then remand to custody or not.
+    harmful = act[ch.has("risk_to_others", act) & (ch.distress[act] >= cfg.distress.crisis_threshold)
+                  & (ch.placement[act] != CUSTODY) & ~np.isin(ch.basis[act], (S25, MHA))]
+    p_arrest = cfg.youth_justice.arrest_per_week_at_crisis * 2 * (1 - roster.risk_tolerance["police"][ch.region[harmful]])
+    arrested = harmful[model.streams.uniform("arrest", w, harmful) < p_arrest]
+    p_remand = cfg.youth_justice.remand_probability * 2 * (1 - roster.risk_tolerance["youth_justice"][ch.region[arrested]])
+    remanded = arrested[model.streams.uniform("remand", w, arrested) < p_remand]
+    if len(remanded):
+        found = model.capacity.find(CUSTODY, ch.la[remanded], ch.distress[remanded], national_only=True)
+        got = remanded[found.placed]
+        from sim.courts import _geometric, end_orders
+
+        end_orders(model, got[ch.basis[got] == DOL], "discharge", "custody")
+        model.move(got, CUSTODY, found.la[found.placed], found.provider[found.placed], "custody",
+                   model.agency_uid("youth_justice", got))
+        model.set_basis(got, REMAND, until=w + _geometric(model, "remand_length", got,
+                                                          cfg.youth_justice.remand_weeks_mean))
+        model.events.add(w, got, "remand", order_id=ch.order_id[got], basis=REMAND, to_type=CUSTODY,
+                         reason="custody", agency=model.agency_uid("youth_justice", got))
+        model.tally.add("waiting_youth_custody", len(remanded) - len(got))
+
+
+def request_package(model, idx: np.ndarray, ptype: int) -> None:
+    """Seek a placement; one that needs two payers starts only after a funding-agreement delay."""
+    ch, w = model.children, model.week
+    if len(idx) == 0:
+        return
+    two = model.prices.two_payers(np.full(len(idx), ptype), ch.has("autism_ld", idx))
+    ch.pending_type[idx] = ptype
+    ch.pending_week[idx] = np.where(two, w + model.cfg.funding.funding_agreement_weeks, w)
+
+
+def tier4_admissions(model, w: int) -> None:
+    """Referred children are admitted when a Tier 4 bed is free: in region first, then anywhere."""
+    ch, cfg = model.children, model.cfg
+    act = model.present_children()
+    waiting = act[(ch.tier4_referral_week[act] >= 0) & (ch.placement[act] != TIER4)]
+    thr = model.roster.threshold("camhs", ch.region[waiting], cfg.pathway.tier4_threshold)
+    withdrawn = waiting[ch.distress[waiting] < thr - cfg.pathway.step_down_margin]
+    ch.tier4_referral_week[withdrawn] = -1
+    model.events.add(w, withdrawn, "withdrawal", to_type=TIER4, reason="distress_fell",
+                     agency=model.agency_uid("camhs", withdrawn))
+    waiting = waiting[~np.isin(waiting, withdrawn)]
+    waiting = waiting[~np.isin(ch.placement[waiting], RESTRICTIVE)]
+    found = model.capacity.find(TIER4, ch.la[waiting], ch.distress[waiting])
+    got = waiting[found.placed]
+    model.tally.add("waiting_tier4", len(waiting) - len(got))
+    if len(got) == 0:
+        return
+    from sim.courts import end_orders
+
+    model.move(got, TIER4, found.la[found.placed], found.provider[found.placed], "escalation",
+               model.agency_uid("camhs", got))
+    ch.tier4_referral_week[got] = -1
+    ch.ready_for_discharge_week[got] = -1
+    model.tally.add("tier4_admissions", len(got))
+    detained = got[model.streams.uniform("mha", w, got) < cfg.orders.mha_detention_share]
+    end_orders(model, detained[ch.basis[detained] == DOL], "discharge", "escalation")
+    model.set_basis(detained, MHA)
+    model.events.add(w, got, "admission", order_id=ch.order_id[got], basis=ch.basis[got], to_type=TIER4,
+                     placement_la=ch.placement_la[got], weekly_cost=ch.weekly_cost[got], reason="escalation",
+                     agency=model.agency_uid("camhs", got))
+
+
+def allocate_secure_beds(model, w: int) -> None:
+    """The Secure Welfare Coordination Unit offers free welfare places nationally; a home accepts with a
+    probability that falls with the child's risk to others; the LA then applies for an s25 order.
+    Children still without a secure bed after a set number of weeks become DoL applications."""
+    from sim.courts import end_orders, grant_event, hear
+
+    ch, cfg = model.children, model.cfg
+    sw, o = cfg.secure_welfare, cfg.orders
+    act = model.present_children()
+    queue = act[(ch.secure_referral_week[act] >= 0) & (ch.placement[act] != SECURE)]
+    thr = model.roster.threshold(CSC, ch.la[queue], cfg.pathway.secure_threshold)
+    withdrawn = queue[ch.distress[queue] < thr - o.dol_discharge_margin]
+    ch.secure_referral_week[withdrawn] = -1
+    model.events.add(w, withdrawn, "withdrawal", to_type=SECURE, reason="distress_fell",
+                     agency=model.agency_uid(CSC, withdrawn))
+    waiting = queue[~np.isin(queue, withdrawn)]
+    waiting = waiting[~np.isin(ch.placement[waiting], (TIER4, CUSTODY))]
+    swcu = model.roster.uid["secure_welfare_unit"][0]
+
+    free = int(model.capacity.free_market(SECURE).sum())
+    if free > 0 and len(waiting):
+        priority = ch.distress[waiting] + 0.01 * (w - ch.secure_referral_week[waiting])
+        # Homes are asked in order of priority; only as many as there are free places are considered.
+        considered = waiting[np.argsort(-priority, kind="stable")[:free * 3]]
+        p_accept = sw.acceptance_base * (1 - sw.acceptance_risk_to_others_penalty
+                                         * ch.has("risk_to_others", considered))
+        accept = model.streams.uniform("secure_accept", w, considered) < p_accept
+        refused = considered[~accept]
+        model.events.add(w, refused, "secure_refusal", basis=ch.basis[refused], from_type=ch.placement[refused],
+                         to_type=SECURE, reason="refused_by_home", agency=swcu)
+        model.tally.add("secure_refusals", len(refused))
+        accepted = considered[accept]
+        found = model.capacity.find(SECURE, ch.la[accepted], ch.distress[accepted], national_only=True)
+        offered = accepted[found.placed]
+        model.events.add(w, offered, "secure_offer", from_type=ch.placement[offered], to_type=SECURE,
+                         placement_la=found.la[found.placed], reason="secure_bed", agency=swcu)
+        granted = hear(model, "family_court", "s25", offered, o.s25_grant_probability)
+        g = offered[granted]
+        g_la, g_prov = found.la[found.placed][granted], found.provider[found.placed][granted]
+        # A place offered but not authorised by the court goes back to the pool.
+        model.capacity.occupy(np.full((~granted).sum(), SECURE), found.la[found.placed][~granted],
+                              found.provider[found.placed][~granted], -1)
+        end_orders(model, g[ch.basis[g] == DOL], "discharge", "secure_bed")
+        model.move(g, SECURE, g_la, g_prov, "secure_bed", np.full(len(g), swcu))
+        model.set_basis(g, S25, until=w + o.s25_initial_weeks)
+        grant_event(model, g, "s25")
+        ch.secure_referral_week[g] = -1
+        waiting = waiting[~np.isin(waiting, g)]
+    model.tally.add("waiting_secure_home", len(waiting))
+
+    # Not offered a secure bed in time: the LA applies for a DoL order for whatever placement it can find.
+    long_wait = waiting[(w - ch.secure_referral_week[waiting] >= sw.weeks_before_dol_application)
+                        & (ch.basis[waiting] == NO_BASIS)]
+    refused_recently = (ch.dol_refused_week[long_wait] >= 0) & (w - ch.dol_refused_week[long_wait] < o.dol_review_weeks)
+    long_wait = long_wait[~refused_recently]
+    propensity = schedule_value(o.dol_propensity_by_year, model.year)
+    apply = long_wait[model.streams.uniform("dol_apply", w, long_wait) < propensity]
+    granted = hear(model, "high_court", "dol", apply, o.dol_grant_probability)
+    ch.dol_refused_week[apply[~granted]] = w
+    g = apply[granted]
+    model.set_basis(g, DOL, until=w + o.dol_review_weeks)
+    elsewhere = g[~np.isin(ch.placement[g], (RESIDENTIAL, THERAPEUTIC, UNREGISTERED))]
+    model.place(elsewhere, np.full(len(elsewhere), RESIDENTIAL), "order_made")
+    grant_event(model, g, "dol")
+
+
+def funding_agreements(model, w: int) -> None:
+    """Packages that waited for a funding agreement start if a place is free (or keep waiting)."""
+    ch = model.children
+    act = model.present_children()
+    pend = act[ch.pending_type[act] >= 0]
+    if len(pend) == 0:
+        return
+    thr = model.roster.threshold(CSC, ch.la[pend], model.cfg.pathway.residential_threshold)
+    cancel = pend[ch.distress[pend] < thr - model.cfg.pathway.step_down_margin]
+    ch.pending_type[cancel] = -1
+    pend = pend[~np.isin(pend, cancel)]
+    pend = pend[~np.isin(ch.placement[pend], RESTRICTIVE)]
+    due = pend[ch.pending_week[pend] <= w]
+    model.tally.add("funding_agreement_waits", len(pend) - len(due))
+    if len(due) == 0:
+        return
+    moved = model.place(due, ch.pending_type[due].astype(np.int64), "funding_agreed", planned=True)
+    ch.pending_type[due[moved]] = -1
+
+
+def step_down(model, w: int) -> None:
+    """Step-down: once distress has stayed low for some weeks and a suitable place exists, children move
+    to a less restrictive place; children in unregistered settings move to a registered home when one
+    is free."""
+    ch, pw = model.children, model.cfg.pathway
+    ic = model.in_care_children()
+    thr = model.roster.threshold(CSC, ch.la[ic], pw.residential_threshold)
+    calm = ch.distress[ic] < thr - pw.step_down_margin
+    ch.calm_weeks[ic] = np.where(calm, ch.calm_weeks[ic] + 1, 0)
+    free_of_orders = (ch.basis[ic] == NO_BASIS) & (ch.pending_type[ic] < 0)
+    homes = np.isin(ch.placement[ic], (RESIDENTIAL, THERAPEUTIC, UNREGISTERED))
+    ready = ic[homes & free_of_orders & (ch.calm_weeks[ic] >= pw.step_down_weeks)]
+    model.place(ready, pathway_placement(model, ready, w), "step_down", planned=True)
+    unregistered = ic[(ch.placement[ic] == UNREGISTERED) & ~calm]
+    unregistered = unregistered[np.isin(unregistered, ready, invert=True)]
+    model.place(unregistered, np.full(len(unregistered), RESIDENTIAL), "out_of_registered", planned=True)
+
+
+def returns_home(model, w: int) -> None:
+    """Settled looked-after children return home and leave care (they stay on the edge of care)."""
+    ch, pop = model.children, model.cfg.population
+    ic = model.in_care_children()
+    ok = (ch.basis[ic] == NO_BASIS) & np.isin(ch.placement[ic], (FAMILY, FOSTER_INHOUSE, FOSTER_AGENCY, RESIDENTIAL,
+                                                                 SUPPORTED))
+    ok &= (ch.distress[ic] < pop.return_home_max_distress) & (ch.pending_type[ic] < 0)
+    ok &= (ch.secure_referral_week[ic] < 0) & (ch.tier4_referral_week[ic] < 0)
+    cand = ic[ok]
+    going = cand[model.streams.uniform("return_home", w, cand) < pop.return_home_per_year / WEEKS_PER_YEAR]
+    model.leave_care(going, "return_home", "settled")
+    at_placement = going[ch.placement[going] != FAMILY]
+    model.place(at_placement, np.full(len(at_placement), FAMILY), "settled", count_as_move=False)
+    ch.support_until[going] = -1

@@ -1,0 +1,134 @@
+"""The Python API: build a configuration and run it from code.
+
+    >>> from sim import build_config, run
+    >>> results = run(build_config(["population.scale=0.1", "horizon.years=2"]), write=False)
+    >>> results.summary["restriction"]["dol_applications_per_year"]
+
+``metrics(**params)`` is the same as a plain function of keyword parameters returning a flat dict of
+the summary's numbers, which is how exploratory-modelling tools (EMA workbench) drive a model.
+"""
+
+from __future__ import annotations
+
+from dataclasses import dataclass, field
+from pathlib import Path
+from typing import Any, Iterable, Sequence
+
+import pandas as pd
+
+from sim.config import CarePathwaysConfig, ConfigError, register_schema, to_object
+from sim.data import REPO_ROOT, check_citations, load_published
+
+CONFIG_DIR = REPO_ROOT / "scenarios"
+
+
+@dataclass
+class Results:
+    """What a run produced: the summary, the weekly table, per-child and per-event tables."""
+
+    config: CarePathwaysConfig
+    summary: dict
+    weekly: pd.DataFrame
+    children: pd.DataFrame
+    transitions: pd.DataFrame
+    files: dict[str, Path] = field(default_factory=dict)
+    model: Any = None
+
+    def metrics(self) -> dict[str, float]:
+        from sim.outputs import flatten
+
+        return flatten(self.summary)
+
+
+def _one_line(exc: Exception, overrides: Sequence[str]) -> str:
+    """Hydra/OmegaConf errors, reduced to one line naming the field, the value and what is allowed."""
+    from hydra.errors import MissingConfigException
+
+    text = str(exc).strip()
+    if isinstance(exc, MissingConfigException) or "Could not find" in text:
+        options = sorted(p.stem for p in (CONFIG_DIR / "scenario").glob("*.yaml"))
+        bad = next((o.split("=", 1)[1] for o in overrides if o.split("=", 1)[0].lstrip("+~") == "scenario"), "?")
+        return f"scenario must be one of {options}, got {bad!r}"
+    first = text.splitlines()[0] if text else type(exc).__name__
+    key = ""
+    for line in text.splitlines():
+        if line.strip().startswith("full_key:"):
+            key = line.split(":", 1)[1].strip()
+    if "not in struct" in text or "Key '" in first and "not in" in first:
+        name = key or first.split("'")[1] if "'" in first else first
+        return f"{name} is not a known parameter (see scenarios/config.yaml for the allowed keys)"
+    if "could not be converted" in text or "Value '" in first:
+        return f"{key or 'a parameter'}: {first}"
+    if "Missing mandatory value" in text:
+        return f"{key or first} must be given a value"
+    return f"{key + ': ' if key else ''}{first}"
+
+
+def build_config(overrides: Iterable[str] = (), validate: bool = True) -> CarePathwaysConfig:
+    """Compose ``scenarios/config.yaml`` with Hydra-style overrides and check every value."""
+    from hydra import compose, initialize_config_dir
+    from hydra.core.global_hydra import GlobalHydra
+
+    overrides = list(overrides)
+    register_schema()
+    if GlobalHydra.instance().is_initialized():
+        GlobalHydra.instance().clear()
+    try:
+        with initialize_config_dir(config_dir=str(CONFIG_DIR), version_base="1.3"):
+            cfg = compose(config_name="config", overrides=overrides)
+    except ConfigError:
+        raise
+    except Exception as exc:  # Hydra and OmegaConf raise many types; all become one line
+        raise ConfigError(_one_line(exc, overrides)) from None
+    return to_config(cfg) if validate else cfg
+
+
+def to_config(cfg: Any) -> CarePathwaysConfig:
+    """A composed Hydra config (DictConfig) to the validated dataclass tree, checking cited figures."""
+    try:
+        obj = to_object(cfg)
+    except ConfigError:
+        raise
+    except Exception as exc:
+        raise ConfigError(_one_line(exc, [])) from None
+    check_citations(obj, obj.citations, load_published(obj.data_file))
+    return obj
+
+
+def run(cfg: CarePathwaysConfig | None = None, *, overrides: Iterable[str] = (), output_dir: str | Path | None = None,
+        write: bool = True, keep_model: bool = False) -> Results:
+    """Run one configuration; write the four output files into ``output_dir`` when ``write``."""
+    from sim.model import CarePathwaysModel
+    from sim.outputs import children_frame, summarise, write_outputs
+    from sim.scenarios import interventions_for
+
+    if cfg is None:
+        cfg = build_config(overrides)
+    model = CarePathwaysModel(cfg, interventions=interventions_for(cfg))
+    model.run()
+    summary = summarise(model)
+    weekly = model.weekly.frame(model.start_date, model.n_weeks)
+    children = children_frame(model.children, model.geo.la_names)
+    transitions = model.events.frame(model.geo.la_names, model.agency_names, model.start_date)
+    files: dict[str, Path] = {}
+    if write:
+        out = Path(output_dir) if output_dir is not None else Path.cwd()
+        files = write_outputs(out, summary, {"weekly": weekly, "children": children, "transitions": transitions})
+    _release(model)
+    return Results(cfg, summary, weekly, children, transitions, files, model if keep_model else None)
+
+
+def _release(model) -> None:
+    """Mesa 3.3 keeps every model alive in a class-level registry (fixed in 3.4.2): let it go."""
+    import mesa
+
+    ids = getattr(mesa.Agent, "_ids", None)
+    if isinstance(ids, dict):
+        ids.pop(model, None)
+
+
+def metrics(seed: int = 1, **params: Any) -> dict[str, float]:
+    """Run with keyword parameters (``population__scale=0.1`` sets ``population.scale``) and return the
+    summary as a flat dict of numbers: the form EMA workbench and similar tools call."""
+    overrides = [f"seed={seed}"] + [f"{k.replace('__', '.')}={v}" for k, v in params.items()]
+    return run(build_config(overrides), write=False).metrics()

@@ -1,0 +1,299 @@
+"""Children: the population as arrays, its synthesis from published figures, and the child-level dynamics.
+
+Every child who could appear in a run (the children in care at the start, the edge-of-care pool, and
+every later arrival) is synthesised before the first week and given a stable id (its index), so ids
+never shift between scenarios.  State lives in NumPy arrays indexed by id and is updated for the
+whole population at once.
+"""
+
+from __future__ import annotations
+
+from dataclasses import dataclass
+
+import numpy as np
+from scipy.special import ndtri
+
+from sim.config import NEEDS, REGIONS, CarePathwaysConfig, schedule_value
+from sim.placements import (
+    CUSTODY, FAMILY, FOSTER_AGENCY, FOSTER_INHOUSE, NO_PROVIDER, PLACEMENT_TYPES, RESIDENTIAL, SECURE,
+    SUPPORTED, THERAPEUTIC, TIER4, UNREGISTERED,
+)
+from sim.randomness import Streams
+
+WEEKS_PER_YEAR = 52
+# Legal status of a looked-after child.
+NOT_LOOKED_AFTER, S20, CARE_ORDER = 0, 1, 2
+LEGAL_STATUS = ("none", "s20", "care_order")
+# Legal basis on which a child is deprived of liberty: an order sits on a placement, it is not one.
+NO_BASIS, S25, DOL, MHA, REMAND, SENTENCE = range(6)
+BASES = ("none", "s25", "dol", "mha", "remand", "sentence")
+# How a child joins the simulation.
+INITIAL_IN_CARE, INITIAL_EDGE, AGEING_IN_CARE, DIRECT_ENTRY, JOINS_EDGE = range(5)
+ARRIVAL_KINDS = ("initial_in_care", "initial_edge_of_care", "ageing_in_care", "direct_entry", "joins_edge_of_care")
+# Status in the run.
+FUTURE, PRESENT, GONE = 0, 1, 2
+# How a child leaves the simulation.
+EXIT_NONE, EXIT_AGED_18, EXIT_NEEDS_MET = 0, 1, 2
+EXIT_REASONS = ("still_present", "aged_18", "left_edge_of_care")
+N_NEEDS = len(NEEDS)
+NEED = {name: i for i, name in enumerate(NEEDS)}
+
+
+@dataclass
+class Geography:
+    """Local authorities (LAs) and regions; children's weight gives each LA its share of children."""
+
+    la_region: np.ndarray
+    la_weight: np.ndarray
+    la_names: list[str]
+
+    @property
+    def n_la(self) -> int:
+        return len(self.la_region)
+
+
+def make_geography(cfg: CarePathwaysConfig, rng: np.random.Generator) -> Geography:
+    regions, weights, names = [], [], []
+    for r, region in enumerate(REGIONS):
+        n = cfg.population.local_authorities_per_region[region]
+        # LAs differ in size (assumption: lognormal spread of 0.5), summing to the region's share.
+        w = rng.lognormal(0.0, 0.5, n)
+        weights.extend(cfg.population.region_share_of_children[region] * w / w.sum())
+        regions.extend([r] * n)
+        names.extend(f"{region}_{k + 1:02d}" for k in range(n))
+    weights = np.asarray(weights)
+    return Geography(np.asarray(regions, np.int64), weights / weights.sum(), names)
+
+
+class Children:
+    """State of every child, one array element per child id."""
+
+    def __init__(self, n: int):
+        self.n = n
+        i32 = lambda fill=0: np.full(n, fill, np.int32)  # noqa: E731
+        self.birth_week = i32()
+        self.arrival_week = i32()
+        self.arrival_kind = np.zeros(n, np.int8)
+        self.la = np.zeros(n, np.int64)
+        self.region = np.zeros(n, np.int64)
+        self.needs = np.zeros((n, N_NEEDS), bool)
+        self.need_load = np.zeros(n, np.float64)
+        self.distress = np.zeros(n, np.float64)
+        self.scar = np.zeros(n, np.float64)  # lasting harm from moves and restriction
+        self.status = np.zeros(n, np.int8)
+        self.legal = np.zeros(n, np.int8)
+        self.basis = np.zeros(n, np.int8)
+        self.order_id = i32(-1)
+        self.order_start = i32(-1)
+        self.order_until = i32(-1)  # expiry (s25), next review (DoL), release (custody)
+        self.basis_start = i32(-1)
+        self.placement = np.zeros(n, np.int8)
+        self.placement_la = np.zeros(n, np.int64)
+        self.provider = np.full(n, NO_PROVIDER, np.int8)
+        self.placement_start = i32()
+        self.weekly_cost = np.zeros(n, np.float64)
+        self.payer_mix = np.zeros(n, np.int8)  # row of the payer-share table (sim.costs)
+        self.support_until = i32(-1)  # flexible community support (children's social care)
+        self.camhs_until = i32(-1)  # community mental-health support (CAMHS)
+        self.secure_referral_week = i32(-1)
+        self.tier4_referral_week = i32(-1)
+        self.ready_for_discharge_week = i32(-1)
+        self.pending_type = np.full(n, -1, np.int8)  # a two-payer package awaiting funding agreement
+        self.pending_week = i32(-1)
+        self.dol_refused_week = i32(-1)
+        self.calm_weeks = i32()
+        # history
+        self.moves = i32()
+        self.moves_this_year = i32()
+        self.weeks_by_placement = np.zeros((n, len(PLACEMENT_TYPES)), np.int32)
+        self.weeks_by_basis = np.zeros((n, len(BASES)), np.int32)
+        self.ever_deprived = np.zeros(n, bool)
+        self.harm_incidents = i32()
+        self.entered_care_week = i32(-1)  # first entry into care in the run
+        self.left_care_week = i32(-1)  # last exit from care
+        self.care_entries = i32()
+        self.exit_week = i32(-1)
+        self.exit_reason = np.zeros(n, np.int8)
+
+    # ---------------------------------------------------------------- views
+    def age_weeks(self, idx: np.ndarray, week: int) -> np.ndarray:
+        return week - self.birth_week[idx]
+
+    def age_years(self, idx: np.ndarray, week: int) -> np.ndarray:
+        return (week - self.birth_week[idx]) // WEEKS_PER_YEAR
+
+    def in_care(self, idx: np.ndarray) -> np.ndarray:
+        return self.legal[idx] != NOT_LOOKED_AFTER
+
+    def has(self, need: str, idx: np.ndarray) -> np.ndarray:
+        return self.needs[idx, NEED[need]]
+
+
+# ============================================================================ synthesis
+def _needs(n: int, prevalence, loading: float, rng: np.random.Generator) -> np.ndarray:
+    """Correlated need flags: a shared complexity factor plus noise, thresholded to each prevalence."""
+    z = rng.standard_normal(n)[:, None]
+    e = rng.standard_normal((n, N_NEEDS))
+    latent = loading * z + np.sqrt(1 - loading**2) * e
+    prev = np.array([getattr(prevalence, k) for k in NEEDS])
+    return latent > ndtri(1 - np.clip(prev, 1e-9, 1 - 1e-9))
+
+
+def _poisson_arrivals(rate_per_week: np.ndarray, rng: np.random.Generator) -> np.ndarray:
+    """Arrival week of each arrival, from a weekly Poisson rate."""
+    counts = rng.poisson(rate_per_week)
+    return np.repeat(np.arange(len(rate_per_week)), counts)
+
+
+def synthesise(cfg: CarePathwaysConfig, geo: Geography, streams: Streams, n_weeks: int) -> tuple[Children, dict]:
+    """Build every child of the run: the stock in care, the edge-of-care pool and all later arrivals.
+
+    Returns the children and facts needed later (the edge-of-care entry hazard's scale).
+    """
+    pop = cfg.population
+    scale = pop.scale
+    y0 = cfg.start_year
+    rng = streams.generator("synthesis")
+    band_share = pop.share_aged_10_to_15 + pop.share_aged_16_17
+
+    # --- sizes (scaled) -----------------------------------------------------
+    n_care = int(round(schedule_value(pop.children_looked_after_by_year, y0) * band_share * scale))
+    n_edge = int(round(pop.edge_of_care_pool * scale))
+    years = y0 + np.arange(n_weeks) // WEEKS_PER_YEAR
+    cla = np.array([schedule_value(pop.children_looked_after_by_year, y) for y in years])
+    starts = np.array([schedule_value(pop.starts_by_year, y) for y in years])
+    # Ageing in: children in care turning 10 (a fifth of the 5-9 cohort a year, T2-009).
+    ageing_in = _poisson_arrivals(cla * pop.share_aged_5_to_9 / 5 / WEEKS_PER_YEAR * scale, rng)
+    # Entries not through the edge-of-care pool, by age band (T2-017).
+    direct_share = 1 - pop.edge_share_of_entries
+    direct_young = _poisson_arrivals(starts * pop.start_share_10_to_15 * direct_share / WEEKS_PER_YEAR * scale, rng)
+    direct_old = _poisson_arrivals(starts * pop.start_share_16_17 * direct_share / WEEKS_PER_YEAR * scale, rng)
+    # The edge-of-care pool is refilled as children leave it (into care, ageing out, needs met).
+    edge_entries_per_year = schedule_value(pop.starts_by_year, y0) * (
+        pop.start_share_10_to_15 + pop.start_share_16_17) * pop.edge_share_of_entries
+    pool_turnover = pop.edge_pool_leave_per_year + 1 / 8 + edge_entries_per_year / pop.edge_of_care_pool
+    joins_edge = _poisson_arrivals(np.full(n_weeks, n_edge * pool_turnover / WEEKS_PER_YEAR), rng)
+
+    parts = [
+        (INITIAL_IN_CARE, np.zeros(n_care, np.int64)),
+        (INITIAL_EDGE, np.zeros(n_edge, np.int64)),
+        (AGEING_IN_CARE, ageing_in),
+        (DIRECT_ENTRY, direct_young),
+        (DIRECT_ENTRY, direct_old),
+        (JOINS_EDGE, joins_edge),
+    ]
+    n = sum(len(w) for _, w in parts)
+    ch = Children(n)
+    kinds = np.concatenate([np.full(len(w), k, np.int8) for k, w in parts])
+    weeks = np.concatenate([w for _, w in parts])
+    # Later arrivals take ids in order of arrival (stable), after the starting population.
+    order = np.argsort(weeks, kind="stable")
+    ch.arrival_kind[:] = kinds[order]
+    ch.arrival_week[:] = weeks[order]
+
+    # --- ages at arrival --------------------------------------------------------
+    age_at_arrival = np.empty(n)
+    k = ch.arrival_kind
+    in_care_start = k == INITIAL_IN_CARE
+    m = int(in_care_start.sum())
+    young = rng.random(m) < pop.share_aged_10_to_15 / band_share
+    age_at_arrival[in_care_start] = np.where(young, 10 + 6 * rng.random(m), 16 + 2 * rng.random(m))
+    age_at_arrival[k == INITIAL_EDGE] = 10 + 8 * rng.random(int((k == INITIAL_EDGE).sum()))
+    age_at_arrival[k == AGEING_IN_CARE] = 10 + rng.random(int((k == AGEING_IN_CARE).sum())) / WEEKS_PER_YEAR
+    # Direct entries: which band each came from is kept by its position before sorting.
+    band_old = np.concatenate([np.zeros(n_care + n_edge + len(ageing_in) + len(direct_young), bool),
+                               np.ones(len(direct_old), bool), np.zeros(len(joins_edge), bool)])[order]
+    direct = k == DIRECT_ENTRY
+    age_at_arrival[direct & ~band_old] = 10 + 6 * rng.random(int((direct & ~band_old).sum()))
+    age_at_arrival[direct & band_old] = 16 + 2 * rng.random(int((direct & band_old).sum()))
+    age_at_arrival[k == JOINS_EDGE] = 10 + 7 * rng.random(int((k == JOINS_EDGE).sum()))
+    ch.birth_week[:] = ch.arrival_week - np.floor(age_at_arrival * WEEKS_PER_YEAR).astype(np.int32)
+
+    # --- where they live --------------------------------------------------------
+    ch.la[:] = rng.choice(geo.n_la, size=n, p=geo.la_weight)
+    ch.region[:] = geo.la_region[ch.la]
+
+    # --- needs and distress --------------------------------------------------------
+    edge_kind = (k == INITIAL_EDGE) | (k == JOINS_EDGE)
+    ch.needs[edge_kind] = _needs(int(edge_kind.sum()), cfg.needs.prevalence_edge_of_care,
+                                 cfg.needs.complexity_loading, rng)
+    ch.needs[~edge_kind] = _needs(int((~edge_kind).sum()), cfg.needs.prevalence_in_care,
+                                  cfg.needs.complexity_loading, rng)
+    weights = np.array([getattr(cfg.needs.weight, key) for key in NEEDS])
+    ch.need_load[:] = ch.needs @ weights
+    fit_family = cfg.distress.placement_fit.family
+    # Starting distress: where the child's unmet needs would settle it, with individual variation.
+    ch.distress[:] = np.clip(cfg.distress.baseline + ch.need_load * (1 - fit_family * edge_kind)
+                             + 0.1 * rng.standard_normal(n), 0, 1)
+    facts = {"n_care": n_care, "n_edge": n_edge, "edge_entries_per_year": edge_entries_per_year * scale}
+    return ch, facts
+
+
+def initial_placement_types(cfg: CarePathwaysConfig, ch: Children, idx: np.ndarray, week: int,
+                            rng: np.random.Generator) -> np.ndarray:
+    """Placement type for each child in care at the start, matching the published mix.
+
+    The most distressed go to the most restrictive settings, which keeps the starting state
+    consistent with the pathway the model then runs.
+    """
+    mix = cfg.population.initial_placement_mix
+    n = len(idx)
+    counts = {t: int(round(getattr(mix, t) * n)) for t in PLACEMENT_TYPES}
+    out = np.full(n, -1, np.int64)
+    d = ch.distress[idx] + 1e-6 * rng.random(n)  # break ties at random
+    age = ch.age_years(idx, week)
+
+    def take(ptype: int, eligible: np.ndarray, highest: bool = True) -> None:
+        cand = np.flatnonzero(eligible & (out < 0))
+        want = min(counts[PLACEMENT_TYPES[ptype]], len(cand))
+        if want <= 0:
+            return
+        chosen = cand[np.argsort(-d[cand] if highest else rng.random(len(cand)))[:want]]
+        out[chosen] = ptype
+
+    every = np.ones(n, bool)
+    take(CUSTODY, ch.has("risk_to_others", idx))
+    take(TIER4, ch.has("mental_health", idx))
+    take(SECURE, every)
+    take(UNREGISTERED, every)
+    take(THERAPEUTIC, every)
+    take(RESIDENTIAL, every)
+    take(SUPPORTED, age >= 16, highest=False)
+    take(FAMILY, every, highest=False)
+    take(FOSTER_AGENCY, every, highest=False)
+    out[out < 0] = FOSTER_INHOUSE
+    return out
+
+
+# ============================================================================ dynamics
+def update_distress(cfg: CarePathwaysConfig, ch: Children, idx: np.ndarray, week: int,
+                    streams: Streams, fit: np.ndarray) -> None:
+    """Distress moves towards what the child's situation implies, week by week.
+
+    Unmet needs raise it (needs the placement does not meet); community support lowers it, but less
+    at crisis (learning point 2); past moves and restriction leave a lasting scar (learning points 4, 5).
+    """
+    dc = cfg.distress
+    d = ch.distress[idx]
+    unmet = ch.need_load[idx] * (1.0 - fit[ch.placement[idx]])
+    support = dc.support_effect * ((ch.support_until[idx] > week).astype(float)
+                                   + (ch.camhs_until[idx] > week))
+    support *= np.where(d >= dc.crisis_threshold, 1.0 - dc.crisis_response_penalty, 1.0)
+    target = dc.baseline + unmet + ch.scar[idx] - support
+    # Uniform noise with the stated standard deviation (sqrt(12) * sd over a unit interval).
+    noise = (streams.uniform("distress", week, idx) - 0.5) * (dc.noise_sd * np.sqrt(12.0))
+    ch.distress[idx] = np.clip(d + dc.reversion_per_week * (target - d) + noise, 0.0, 1.0)
+    deprived = ch.basis[idx] != NO_BASIS
+    ch.scar[idx] = ch.scar[idx] * (1.0 - dc.scar_decay_per_week) + dc.scar_per_week_deprived * deprived
+
+
+def harm_incidents(cfg: CarePathwaysConfig, ch: Children, idx: np.ndarray, week: int, streams: Streams,
+                   containment: np.ndarray) -> np.ndarray:
+    """Harm incidents this week: likelier with distress, contained by restriction in the short term."""
+    s = cfg.safety
+    d = ch.distress[idx]
+    p = (s.harm_base_per_week + s.harm_distress_slope * d * d) * (1.0 - containment[ch.placement[idx]])
+    p *= np.where(ch.basis[idx] == DOL, 1.0 - s.dol_containment, 1.0)
+    hit = streams.uniform("harm", week, idx) < p
+    ch.harm_incidents[idx[hit]] += 1
+    return idx[hit]

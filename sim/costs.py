@@ -1,0 +1,91 @@
+"""Costs: the weekly price of each child's placement, and who pays it.
+
+Prices are per placement type (config ``placements.*.weekly_cost_gbp``, 2024 pounds) times the
+year's price index.  A DoL order in a registered home brings 2:1 or 3:1 staffing at its own price
+(T5-005).  Some packages have two payers: specialist therapeutic care is shared with the NHS, and a
+child with autism or a learning disability in a home is part-funded by education.  Running totals by
+placement type, payer mix and LA are kept as children move, so the weekly books cost nothing per child.
+"""
+
+from __future__ import annotations
+
+import numpy as np
+
+from sim.config import CarePathwaysConfig, schedule_value
+from sim.placements import (
+    EDUCATION_PAYER, LA_PAYER, NHS_PAYER, PAYERS, PLACEMENT_TYPES, RESIDENTIAL, THERAPEUTIC, T,
+)
+
+HIGH_COST_GBP = 10_000  # T5-001 counts placements costing GBP 10,000 a week or more
+# Payer-mix rows: which share of a placement's cost each payer carries.
+SINGLE_LA, SINGLE_NHS, SINGLE_JUSTICE, LA_NHS, LA_EDUCATION, LA_NHS_EDUCATION = range(6)
+
+
+def payer_mix_table(cfg: CarePathwaysConfig) -> np.ndarray:
+    nhs = cfg.funding.therapeutic_nhs_share
+    edu = cfg.funding.education_share_autism_ld_residential
+    table = np.zeros((6, len(PAYERS)))
+    table[SINGLE_LA, LA_PAYER] = 1
+    table[SINGLE_NHS, NHS_PAYER] = 1
+    table[SINGLE_JUSTICE, 2] = 1
+    table[LA_NHS, [LA_PAYER, NHS_PAYER]] = (1 - nhs, nhs)
+    table[LA_EDUCATION, [LA_PAYER, EDUCATION_PAYER]] = (1 - edu, edu)
+    table[LA_NHS_EDUCATION, [LA_PAYER, NHS_PAYER, EDUCATION_PAYER]] = (max(1 - nhs - edu, 0), nhs, edu)
+    return table
+
+
+class Prices:
+    """Weekly prices and payer mixes, for the current year."""
+
+    def __init__(self, cfg: CarePathwaysConfig):
+        self.cfg = cfg
+        self.base = np.array([getattr(cfg.placements, t).weekly_cost_gbp for t in PLACEMENT_TYPES], float)
+        payer_of = {"local_authority": SINGLE_LA, "nhs": SINGLE_NHS, "justice": SINGLE_JUSTICE,
+                    "education": SINGLE_LA}
+        self.single_mix = np.array([payer_of[getattr(cfg.placements, t).payer] for t in PLACEMENT_TYPES])
+        self.index = 1.0
+        self.mix_table = payer_mix_table(cfg)
+
+    def set_year(self, year: int) -> None:
+        self.index = schedule_value(self.cfg.funding.cost_index_by_year, year) if year <= max(
+            self.cfg.funding.cost_index_by_year) else 1.0
+
+    def price(self, ptype: np.ndarray, dol: np.ndarray, autism_ld: np.ndarray) -> tuple[np.ndarray, np.ndarray]:
+        """Weekly cost and payer mix for children in these placement types."""
+        cost = self.base[ptype] * self.index
+        in_home = (ptype == RESIDENTIAL) | (ptype == THERAPEUTIC)
+        cost = np.where(dol & in_home, self.cfg.orders.dol_in_registered_home_weekly_cost_gbp * self.index, cost)
+        mix = self.single_mix[ptype].copy()
+        therapeutic = ptype == THERAPEUTIC
+        mix[therapeutic] = LA_NHS
+        mix[in_home & autism_ld] = LA_EDUCATION
+        mix[therapeutic & autism_ld] = LA_NHS_EDUCATION
+        return cost, mix
+
+    def two_payers(self, ptype: np.ndarray, autism_ld: np.ndarray) -> np.ndarray:
+        """Packages that need a funding agreement between payers before they can start."""
+        return (ptype == THERAPEUTIC) | ((ptype == RESIDENTIAL) & autism_ld)
+
+
+class Ledger:
+    """Running weekly totals of placement spend, by placement type and payer mix, and by LA."""
+
+    def __init__(self, n_la: int, mix_table: np.ndarray):
+        self.by_type_mix = np.zeros((len(PLACEMENT_TYPES), len(mix_table)))
+        self.la_share_by_la = np.zeros(n_la)
+        self.high_cost = 0
+        self.mix_table = mix_table
+
+    def change(self, ptype: np.ndarray, mix: np.ndarray, cost: np.ndarray, child_la: np.ndarray, sign: int) -> None:
+        np.add.at(self.by_type_mix, (ptype, mix), sign * cost)
+        np.add.at(self.la_share_by_la, child_la, sign * cost * self.mix_table[mix, LA_PAYER])
+        self.high_cost += sign * int((cost >= HIGH_COST_GBP).sum())
+
+    def spend_by_type(self) -> np.ndarray:
+        return self.by_type_mix.sum(axis=1)
+
+    def spend_by_payer(self) -> np.ndarray:
+        return self.by_type_mix.sum(axis=0) @ self.mix_table
+
+
+__all__ = ["HIGH_COST_GBP", "Ledger", "Prices", "T", "payer_mix_table"]

@@ -1,0 +1,504 @@
+"""The care-pathways model: one week of the system, in the order written in ``step``.
+
+The model is a Mesa ``Model`` seeded with ``rng=seed``; the agencies are Mesa agents; the children
+are arrays (``sim.children``).  Every change to a child's placement goes through ``move`` (capacity,
+costs, history and the event log stay consistent), every change of legal basis through ``set_basis``.
+"""
+
+from __future__ import annotations
+
+import datetime as dt
+
+import mesa
+import numpy as np
+
+from sim import agencies as ag
+from sim import courts
+from sim.children import (
+    CARE_ORDER, DOL, FUTURE, GONE, INITIAL_EDGE, INITIAL_IN_CARE, JOINS_EDGE, MHA, NO_BASIS, NOT_LOOKED_AFTER, PRESENT,
+    REMAND, S20, S25, SENTENCE, WEEKS_PER_YEAR, Children, harm_incidents, initial_placement_types,
+    make_geography, synthesise, update_distress,
+)
+from sim.config import REGIONS, CarePathwaysConfig, schedule_value
+from sim.costs import Ledger, Prices
+from sim.outputs import EventLog, Tally, WeeklyTable
+from sim.placements import (
+    CUSTODY, FAMILY, FOSTER_AGENCY, FOSTER_INHOUSE, MARKET, NO_PROVIDER, PLACEMENT_TYPES, RESIDENTIAL, SECURE,
+    SUPPORTED, THERAPEUTIC, TIER4, UNREGISTERED, Capacity, stochastic_round,
+)
+from sim.randomness import Streams
+
+# Where to look next when no place of the wanted type is free (an unregistered setting is the last resort).
+FALLBACK = {
+    FOSTER_INHOUSE: (FOSTER_INHOUSE, FOSTER_AGENCY, RESIDENTIAL, UNREGISTERED),
+    FOSTER_AGENCY: (FOSTER_AGENCY, FOSTER_INHOUSE, RESIDENTIAL, UNREGISTERED),
+    SUPPORTED: (SUPPORTED, FOSTER_AGENCY, RESIDENTIAL, UNREGISTERED),
+    RESIDENTIAL: (RESIDENTIAL, UNREGISTERED),
+    THERAPEUTIC: (THERAPEUTIC, RESIDENTIAL, UNREGISTERED),
+    UNREGISTERED: (UNREGISTERED,),
+    FAMILY: (FAMILY,),
+}
+# Planned moves (step-down, discharge) wait for a registered place rather than take an unregistered one.
+PLANNED = {k: tuple(t for t in v if t != UNREGISTERED) for k, v in FALLBACK.items()}
+
+
+class CarePathwaysModel(mesa.Model):
+    """Children in complex situations moving through care in England, week by week."""
+
+    def __init__(self, cfg: CarePathwaysConfig, interventions=()):
+        super().__init__(rng=cfg.seed)
+        self.cfg = cfg
+        self.scale = cfg.population.scale
+        self.n_weeks = int(round(cfg.horizon.years * WEEKS_PER_YEAR))
+        self.start_date = dt.date(cfg.start_year, 4, 1)
+        self.week = 0
+        self.year = cfg.start_year
+        self.streams = Streams(cfg.seed, self.n_weeks)
+        self.geo = make_geography(cfg, self.streams.generator("geography"))
+        self.children, facts = synthesise(cfg, self.geo, self.streams, self.n_weeks)
+        self.facts = facts
+        ch = self.children
+        self.present = np.zeros(ch.n, bool)
+        self.capacity = Capacity(len(PLACEMENT_TYPES), self.geo.la_region, len(REGIONS))
+        for t in PLACEMENT_TYPES:
+            self.capacity.unlimited[PLACEMENT_TYPES.index(t)] = getattr(cfg.placements, t).unlimited
+        self.prices = Prices(cfg)
+        self.ledger = Ledger(self.geo.n_la, self.prices.mix_table)
+        self.events = EventLog()
+        self.weekly = WeeklyTable(self.n_weeks)
+        self.tally = Tally()
+        self._order_counter = 0
+        self.fit = np.array([getattr(cfg.distress.placement_fit, t) for t in PLACEMENT_TYPES])
+        self.containment = np.array([getattr(cfg.safety.containment, t) for t in PLACEMENT_TYPES])
+        self.breakdown_base = np.array([getattr(cfg.breakdown.base_per_week, t) for t in PLACEMENT_TYPES])
+        self.breakdown_tolerance = np.array([getattr(cfg.breakdown.tolerance, t) for t in PLACEMENT_TYPES])
+        self.min_age = np.array([getattr(cfg.placements, t).min_age for t in PLACEMENT_TYPES])
+        children_by_la = self.geo.la_weight * (facts["n_care"] + facts["n_edge"])
+        self.roster = ag.Roster(self, cfg, self.geo.n_la, len(REGIONS), children_by_la, REGIONS, self.geo.la_names)
+        self.agency_names = {a.unique_id: f"{a.label}: {a.name}" for agents in self.roster.by_kind.values()
+                             for a in agents}
+        self.in_care_this_year = np.zeros(ch.n, bool)
+        self.three_plus_by_year: list[tuple[int, int]] = []
+        self.interventions = list(interventions)
+        self._apply_year(cfg.start_year)
+        self._start_population()
+        for intervention in self.interventions:
+            intervention.initialise(self)
+        self.roster.refresh()
+
+    # ================================================================== the week
+    def step(self) -> None:
+        """One week. The order of the mechanisms is the model's specification."""
+        w = self.week
+        if w > 0 and w % WEEKS_PER_YEAR == 0:
+            self._new_year(self.cfg.start_year + w // WEEKS_PER_YEAR)
+        self.tally = Tally()
+        self.roster.new_week()
+        for intervention in self.interventions:
+            intervention.apply(self, w)
+        self._arrivals(w)                    # children entering care from outside the pool, ageing in
+        self._ageing_out(w)                  # turning 18: leaving care, every order ends
+        courts.review_orders(self, w)        # s25 expiry and renewal, DoL reviews, custody, Tier 4 discharge
+        act = self.present_children()
+        update_distress(self.cfg, self.children, act, w, self.streams, self.fit)
+        hurt = harm_incidents(self.cfg, self.children, act, w, self.streams, self.containment)
+        self.tally.add("harm_incidents", len(hurt))
+        ag.edge_of_care(self, w)             # crises noticed at the edge of care: entries into care
+        ag.placement_breakdowns(self, w)     # breakdowns: flexible support, or a move
+        ag.escalate_crises(self, w)          # CAMHS support or Tier 4 referral; secure referral; arrest
+        ag.tier4_admissions(self, w)
+        ag.allocate_secure_beds(self, w)     # SWCU offers, s25 applications; long waits -> DoL applications
+        ag.funding_agreements(self, w)       # two-payer packages start once funding is agreed
+        ag.step_down(self, w)                # calmer children move to less restrictive places
+        ag.returns_home(self, w)
+        self._record(w)
+        self.week += 1
+
+    def run(self) -> "CarePathwaysModel":
+        while self.week < self.n_weeks:
+            self.step()
+        self.finish()
+        return self
+
+    # ================================================================== primitives
+    def present_children(self) -> np.ndarray:
+        return np.flatnonzero(self.present)
+
+    def in_care_children(self) -> np.ndarray:
+        act = self.present_children()
+        return act[self.children.legal[act] != NOT_LOOKED_AFTER]
+
+    def new_orders(self, n: int) -> np.ndarray:
+        ids = np.arange(self._order_counter, self._order_counter + n)
+        self._order_counter += n
+        return ids
+
+    def agency_uid(self, kind: str, idx: np.ndarray) -> np.ndarray:
+        ch = self.children
+        area = self.roster.area_of(kind, ch.la[idx], ch.region[idx])
+        return self.roster.uid[kind][area]
+
+    def _book(self, idx: np.ndarray, sign: int) -> None:
+        ch = self.children
+        self.ledger.change(ch.placement[idx].astype(np.int64), ch.payer_mix[idx].astype(np.int64),
+                           ch.weekly_cost[idx], ch.la[idx], sign)
+
+    def reprice(self, idx: np.ndarray) -> None:
+        """Recompute weekly cost and payer mix (placement, DoL staffing, year's prices)."""
+        if len(idx) == 0:
+            return
+        ch = self.children
+        self._book(idx, -1)
+        cost, mix = self.prices.price(ch.placement[idx].astype(np.int64), ch.basis[idx] == DOL,
+                                      ch.has("autism_ld", idx))
+        ch.weekly_cost[idx] = cost
+        ch.payer_mix[idx] = mix
+        self._book(idx, +1)
+
+    def move(self, idx: np.ndarray, new_type, new_la: np.ndarray, provider: np.ndarray, reason: str,
+             agency: np.ndarray, count_as_move: bool = True) -> None:
+        """Move children to places already taken for them (capacity.find took them)."""
+        if len(idx) == 0:
+            return
+        ch, w, dc = self.children, self.week, self.cfg.distress
+        new_type = np.broadcast_to(np.asarray(new_type, np.int64), idx.shape)
+        old = ch.placement[idx].astype(np.int64)
+        self.capacity.occupy(old, ch.placement_la[idx], ch.provider[idx], -1)
+        self._book(idx, -1)
+        ch.weeks_by_placement[idx, old] += w - ch.placement_start[idx]
+        ch.placement[idx] = new_type
+        ch.placement_la[idx] = new_la
+        ch.provider[idx] = provider
+        ch.placement_start[idx] = w
+        cost, mix = self.prices.price(new_type, ch.basis[idx] == DOL, ch.has("autism_ld", idx))
+        ch.weekly_cost[idx] = cost
+        ch.payer_mix[idx] = mix
+        self._book(idx, +1)
+        ch.calm_weeks[idx] = 0
+        if count_as_move:
+            ch.moves[idx] += 1
+            ch.moves_this_year[idx] += 1
+            out_of_area = new_la != ch.la[idx]
+            # Moves break relationships (learning point 5): distress now, a lasting scar later.
+            ch.distress[idx] = np.minimum(ch.distress[idx] + dc.move_shock + dc.out_of_area_shock * out_of_area, 1)
+            ch.scar[idx] += dc.scar_per_move
+            self.tally.add("moves", len(idx))
+        self.events.add(w, idx, "move", order_id=ch.order_id[idx], basis=ch.basis[idx], from_type=old,
+                        to_type=new_type, placement_la=new_la, weekly_cost=cost,
+                        payer=self.prices.mix_table[mix].argmax(axis=1), reason=reason, agency=agency)
+        under_dol = idx[ch.basis[idx] == DOL]
+        if len(under_dol):
+            # The order follows the child to the new placement: the court varies it.
+            self.events.add(w, under_dol, "variation", order_id=ch.order_id[under_dol], basis=DOL,
+                            to_type=ch.placement[under_dol], placement_la=ch.placement_la[under_dol],
+                            reason=reason, agency=self.agency_uid("high_court", under_dol))
+
+    def set_basis(self, idx: np.ndarray, basis: int, until: np.ndarray | int = -1,
+                  order_id: np.ndarray | None = None) -> None:
+        """Change the legal basis on which children are deprived of liberty (or end it: NO_BASIS)."""
+        if len(idx) == 0:
+            return
+        ch, w = self.children, self.week
+        old = ch.basis[idx].astype(np.int64)
+        ch.weeks_by_basis[idx, old] += np.where(old != NO_BASIS, w - ch.basis_start[idx], 0)
+        ch.basis[idx] = basis
+        ch.basis_start[idx] = w
+        ch.order_until[idx] = until
+        if basis == NO_BASIS:
+            ch.order_id[idx] = -1
+        else:
+            ch.order_id[idx] = self.new_orders(len(idx)) if order_id is None else order_id
+            ch.order_start[idx] = w
+            ch.ever_deprived[idx] = True
+        if (old == DOL).any() or basis == DOL:
+            self.reprice(idx)
+
+    def place(self, idx: np.ndarray, wanted: np.ndarray, reason: str, agency_kind: str = "childrens_social_care",
+              planned: bool = False, count_as_move: bool = True) -> np.ndarray:
+        """Find places of the wanted types (with fallbacks) and move the children; return who moved."""
+        ch = self.children
+        moved = np.zeros(len(idx), bool)
+        if len(idx) == 0:
+            return moved
+        chains = PLANNED if planned else FALLBACK
+        priority = ch.distress[idx]
+        age = ch.age_years(idx, self.week)
+        for want in np.unique(wanted):
+            group = np.flatnonzero(wanted == want)
+            for ptype in chains[int(want)]:
+                todo = group[~moved[group]]
+                todo = todo[age[todo] >= self.min_age[ptype]]
+                if len(todo) == 0:
+                    continue
+                found = self.capacity.find(ptype, ch.la[idx[todo]], priority[todo])
+                got = todo[found.placed]
+                if len(got):
+                    self.move(idx[got], ptype, found.la[found.placed], found.provider[found.placed],
+                              reason if ptype == want else "no_registered_place" if ptype == UNREGISTERED else reason,
+                              self.agency_uid(agency_kind, idx[got]), count_as_move=count_as_move)
+                    moved[got] = True
+            waiting = group[~moved[group]]
+            if len(waiting):
+                self.tally.add(f"waiting_{PLACEMENT_TYPES[int(want)]}", len(waiting))
+        return moved
+
+    def enter_care(self, idx: np.ndarray, reason: str, agency: np.ndarray) -> None:
+        """Children become looked after (s20 or a care order) and are placed by the pathway."""
+        if len(idx) == 0:
+            return
+        ch, w = self.children, self.week
+        s20 = self.streams.uniform("legal_status", w, idx) < self.cfg.population.s20_share
+        ch.legal[idx] = np.where(s20, S20, CARE_ORDER)
+        first = idx[ch.entered_care_week[idx] < 0]
+        ch.entered_care_week[first] = w
+        ch.care_entries[idx] += 1
+        self.in_care_this_year[idx] = True
+        self.tally.add("entries_to_care", len(idx))
+        self.events.add(w, idx, "entry_to_care", from_type=ch.placement[idx], reason=reason, agency=agency)
+        wanted = ag.pathway_placement(self, idx, w)
+        self.place(idx, wanted, "entry", count_as_move=False)
+
+    def leave_care(self, idx: np.ndarray, event: str, reason: str) -> None:
+        if len(idx) == 0:
+            return
+        ch, w = self.children, self.week
+        ch.legal[idx] = NOT_LOOKED_AFTER
+        ch.left_care_week[idx] = w
+        self.tally.add("exits_from_care", len(idx))
+        self.events.add(w, idx, event, from_type=ch.placement[idx], to_type=FAMILY, reason=reason,
+                        agency=self.agency_uid("childrens_social_care", idx))
+
+    def depart(self, idx: np.ndarray, exit_reason: int) -> None:
+        """Children leave the simulation: every place and order is given up."""
+        if len(idx) == 0:
+            return
+        ch, w = self.children, self.week
+        self.set_basis(idx[ch.basis[idx] != NO_BASIS], NO_BASIS)
+        old = ch.placement[idx].astype(np.int64)
+        self.capacity.occupy(old, ch.placement_la[idx], ch.provider[idx], -1)
+        self._book(idx, -1)
+        ch.weeks_by_placement[idx, old] += w - ch.placement_start[idx]
+        ch.placement_start[idx] = w
+        ch.provider[idx] = NO_PROVIDER
+        ch.weekly_cost[idx] = 0.0
+        ch.status[idx] = GONE
+        ch.exit_week[idx] = w
+        ch.exit_reason[idx] = exit_reason
+        ch.secure_referral_week[idx] = -1
+        ch.tier4_referral_week[idx] = -1
+        ch.pending_type[idx] = -1
+        self.present[idx] = False
+        self.tally.add("departures", len(idx))
+
+    # ================================================================== set-up and schedules
+    def _apply_year(self, year: int) -> None:
+        """Capacities, outside occupancy and prices for a calendar year (schedules in the config)."""
+        cfg, cap = self.cfg, self.capacity
+        self.year = year
+        self.prices.set_year(year)
+        w = self.geo.la_weight
+        for i, t in enumerate(PLACEMENT_TYPES):
+            p = getattr(cfg.placements, t)
+            if p.unlimited:
+                continue
+            places = schedule_value(p.places_by_year, year)
+            if i == SECURE:
+                # Welfare places: approved places that are available, less those contracted to youth justice.
+                places = places * cfg.secure_welfare.available_share - schedule_value(
+                    cfg.secure_welfare.youth_justice_places_by_year, year)
+            # One rounding draw per type for the whole run, so the split across LAs is stable by year.
+            rng = self.streams.generator(f"capacity:{t}")
+            national = max(places, 0.0) * self.scale
+            split = stochastic_round(national * w, rng)
+            in_house = np.floor(split * p.in_house_share).astype(np.int64)
+            cap.in_house[i] = in_house
+            cap.market[i] = split - in_house
+            ext = schedule_value(p.external_occupancy_by_year, year) if p.external_occupancy_by_year else 0.0
+            cap.external[i] = stochastic_round(ext * self.scale * w, self.streams.generator(f"external:{t}"))
+
+    def _new_year(self, year: int) -> None:
+        ch = self.children
+        flagged = self.in_care_this_year
+        self.three_plus_by_year.append((int((flagged & (ch.moves_this_year >= 3)).sum()), int(flagged.sum())))
+        ch.moves_this_year[:] = 0
+        self.in_care_this_year = np.zeros(ch.n, bool)
+        ic = self.in_care_children()
+        self.in_care_this_year[ic] = True
+        self.roster.new_year()
+        old_index = self.prices.index
+        self._apply_year(year)
+        if self.prices.index != old_index:
+            self.reprice(self.present_children())
+
+    def _start_population(self) -> None:
+        ch, cfg = self.children, self.cfg
+        start = np.flatnonzero(ch.arrival_week <= 0)
+        ch.status[start] = PRESENT
+        self.present[start] = True
+        ch.placement[start] = FAMILY
+        ch.placement_la[start] = ch.la[start]
+        ch.provider[start] = MARKET
+        care = start[ch.arrival_kind[start] == INITIAL_IN_CARE]
+        rng = self.streams.generator("initial_placements")
+        types = initial_placement_types(cfg, ch, care, 0, rng)
+        s20 = rng.random(len(care)) < cfg.population.s20_share
+        ch.legal[care] = np.where(s20, S20, CARE_ORDER)
+        ch.entered_care_week[care] = -1 - rng.integers(0, 4 * WEEKS_PER_YEAR, len(care))
+        self.in_care_this_year[care] = True
+        for t in np.unique(types):
+            group = care[types == t]
+            found = self.capacity.find(int(t), ch.la[group], ch.distress[group])
+            got, miss = group[found.placed], group[~found.placed]
+            ch.placement[got] = t
+            ch.placement_la[got] = found.la[found.placed]
+            ch.provider[got] = found.provider[found.placed]
+            # If rounding at a small scale left no place, the child starts in an unregistered setting.
+            ch.placement[miss] = UNREGISTERED
+            ch.placement_la[miss] = ch.la[miss]
+            ch.provider[miss] = MARKET
+        ch.placement_start[start] = -rng.integers(0, WEEKS_PER_YEAR, len(start))
+        # Legal bases at the start (order terms part-way through).
+        o = cfg.orders
+        in_secure = care[ch.placement[care] == SECURE]
+        self.set_basis(in_secure, S25, until=rng.integers(1, o.s25_initial_weeks + 1, len(in_secure)))
+        in_tier4 = care[ch.placement[care] == TIER4]
+        detained = in_tier4[rng.random(len(in_tier4)) < o.mha_detention_share]
+        self.set_basis(detained, MHA)
+        custody = care[ch.placement[care] == CUSTODY]
+        remand = rng.random(len(custody)) < 0.5
+        self.set_basis(custody[remand], REMAND, until=rng.integers(1, 13, int(remand.sum())))
+        self.set_basis(custody[~remand], SENTENCE, until=rng.integers(1, 26, int((~remand).sum())))
+        # Children already under DoL orders (T7-015: at least 1,000, about half in unregistered settings).
+        n_dol = int(round(o.initial_dol_children * self.scale))
+        homes = care[np.isin(ch.placement[care], (RESIDENTIAL, THERAPEUTIC, UNREGISTERED))]
+        chosen = homes[np.argsort(-ch.distress[homes])[:n_dol]]
+        self.set_basis(chosen, DOL, until=rng.integers(1, o.dol_review_weeks + 1, len(chosen)))
+        for b in (S25, MHA, REMAND, SENTENCE, DOL):
+            ch.basis_start[start[ch.basis[start] == b]] = 0
+        self.reprice(start)
+        self._next_arrival = int(np.searchsorted(ch.arrival_week, 1, side="left"))
+        self.edge_hazard_scale = ag.edge_hazard_scale(self)
+
+    def _arrivals(self, w: int) -> None:
+        ch = self.children
+        if w == 0:
+            return
+        end = int(np.searchsorted(ch.arrival_week, w, side="right"))
+        new = np.arange(self._next_arrival, end)
+        self._next_arrival = end
+        if len(new) == 0:
+            return
+        ch.status[new] = PRESENT
+        self.present[new] = True
+        ch.placement[new] = FAMILY
+        ch.placement_la[new] = ch.la[new]
+        ch.provider[new] = MARKET
+        ch.placement_start[new] = w
+        self.tally.add("arrivals", len(new))
+        into_care = new[ch.arrival_kind[new] != JOINS_EDGE]
+        self.enter_care(into_care, "entry", self.agency_uid("childrens_social_care", into_care))
+
+    def _ageing_out(self, w: int) -> None:
+        ch = self.children
+        act = self.present_children()
+        turning = act[w - ch.birth_week[act] >= 18 * WEEKS_PER_YEAR]
+        if len(turning) == 0:
+            return
+        with_order = turning[ch.basis[turning] != NO_BASIS]
+        self.events.add(w, with_order, "expiry", order_id=ch.order_id[with_order], basis=ch.basis[with_order],
+                        from_type=ch.placement[with_order], reason="age_18")
+        in_care = turning[ch.legal[turning] != NOT_LOOKED_AFTER]
+        self.events.add(w, in_care, "ageing_out", from_type=ch.placement[in_care], reason="age_18",
+                        agency=self.agency_uid("childrens_social_care", in_care))
+        ch.legal[in_care] = NOT_LOOKED_AFTER
+        ch.left_care_week[in_care] = w
+        self.tally.add("exits_from_care", len(in_care))
+        self.depart(turning, 1)
+
+    # ================================================================== records
+    def _record(self, w: int) -> None:
+        from sim.outputs import ORDER_TYPES  # noqa: F401  (column names documented there)
+
+        ch, cap, s = self.children, self.capacity, 1.0 / self.scale
+        act = self.present_children()
+        legal = ch.legal[act]
+        care_mask = legal != NOT_LOOKED_AFTER
+        ic = act[care_mask]
+        self.in_care_this_year[ic] = True
+        row = {"week": w, "year": self.year, "children_present": len(act) * s, "children_in_care": len(ic) * s,
+               "edge_of_care": (len(act) - len(ic)) * s}
+        by_type = np.bincount(ch.placement[ic], minlength=len(PLACEMENT_TYPES))
+        for i, t in enumerate(PLACEMENT_TYPES):
+            row[f"children_{t}"] = by_type[i] * s
+            row[f"capacity_{t}"] = cap.places(i) * s
+            row[f"occupancy_{t}"] = cap.occupied(i) * s if not cap.unlimited[i] else by_type[i] * s
+        from sim.children import BASES, LEGAL_STATUS
+
+        by_basis = np.bincount(ch.basis[act], minlength=len(BASES))
+        for i, b in enumerate(BASES):
+            row[f"legal_{b}"] = by_basis[i] * s
+        by_legal = np.bincount(legal, minlength=3)
+        for i, name in enumerate(LEGAL_STATUS[1:], start=1):
+            row[f"looked_after_{name}"] = by_legal[i] * s
+        by_region = np.bincount(ch.region[ic], minlength=len(REGIONS))
+        for i, r in enumerate(REGIONS):
+            row[f"region_{r}"] = by_region[i] * s
+        row["out_of_area"] = float(((ch.placement_la[ic] != ch.la[ic]) & (ch.placement[ic] != FAMILY)).sum()) * s
+        # Spend: placements from the running ledger, plus community support packages active this week.
+        supported = act[ch.support_until[act] > w]
+        camhs = act[ch.camhs_until[act] > w]
+        f = self.cfg.funding
+        support_cost = len(supported) * f.community_support_weekly_cost_gbp * self.prices.index
+        camhs_cost = len(camhs) * f.camhs_support_weekly_cost_gbp * self.prices.index
+        by_payer = self.ledger.spend_by_payer().copy()
+        by_payer[0] += support_cost
+        by_payer[1] += camhs_cost
+        spend_type = self.ledger.spend_by_type()
+        for i, t in enumerate(PLACEMENT_TYPES):
+            row[f"spend_{t}"] = spend_type[i] * s
+        from sim.placements import PAYERS
+
+        for i, p in enumerate(PAYERS):
+            row[f"spend_{p}"] = by_payer[i] * s
+        row["spend_community_support"] = (support_cost + camhs_cost) * s
+        row["spend_total"] = by_payer.sum() * s
+        row["placements_10k_plus"] = self.ledger.high_cost * s
+        for key, value in self.tally.values.items():
+            row[key] = value * s
+        self.weekly.put(w, row)
+        # Budgets: each LA's share of spend, and each region's NHS spend on CAMHS and Tier 4.
+        la_spend = self.ledger.la_share_by_la + np.bincount(
+            ch.la[supported], minlength=self.geo.n_la) * f.community_support_weekly_cost_gbp * self.prices.index
+        week_of_year = w % WEEKS_PER_YEAR
+        self.roster.book_spend("childrens_social_care", la_spend, week_of_year)
+        nhs_region = np.bincount(ch.region[camhs], minlength=len(REGIONS)) * f.camhs_support_weekly_cost_gbp
+        t4 = ic[ch.placement[ic] == TIER4]
+        nhs_region = nhs_region + np.bincount(ch.region[t4], weights=ch.weekly_cost[t4], minlength=len(REGIONS))
+        self.roster.book_spend("camhs", nhs_region, week_of_year)
+
+    def finish(self) -> None:
+        """Close open spells so per-child totals cover the whole horizon."""
+        ch, w = self.children, self.n_weeks
+        act = self.present_children()
+        ch.weeks_by_placement[act, ch.placement[act].astype(np.int64)] += w - ch.placement_start[act]
+        ch.placement_start[act] = w
+        b = ch.basis[act].astype(np.int64)
+        ch.weeks_by_basis[act, b] += np.where(b != NO_BASIS, w - ch.basis_start[act], 0)
+        ch.basis_start[act] = w
+        flagged = self.in_care_this_year  # the last (possibly part) year
+        self.three_plus_by_year.append((int((flagged & (ch.moves_this_year >= 3)).sum()), int(flagged.sum())))
+        self.roster.sync_agents()
+
+    # ================================================================== invariants (used by tests)
+    def census(self) -> dict[str, int]:
+        ch = self.children
+        return {
+            "present": int(self.present.sum()),
+            "arrived": int((ch.status != FUTURE).sum()),
+            "gone": int((ch.status == GONE).sum()),
+            "in_care": int((self.present & (ch.legal != NOT_LOOKED_AFTER)).sum()),
+            "edge": int((ch.arrival_kind == INITIAL_EDGE).sum()),
+        }
+
+
+__all__ = ["CarePathwaysModel"]

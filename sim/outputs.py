@@ -1,0 +1,275 @@
+"""Outputs: the event log, the weekly table, the per-child table and the run summary.
+
+Files are written to temporary names and renamed only when every one of them is complete, so a
+failed or interrupted run never leaves a partial output file behind.
+"""
+
+from __future__ import annotations
+
+import datetime as dt
+import json
+import os
+from dataclasses import dataclass, field
+from pathlib import Path
+
+import numpy as np
+import pandas as pd
+
+from sim.children import ARRIVAL_KINDS, BASES, EXIT_REASONS, LEGAL_STATUS, Children
+from sim.config import NEEDS, REGIONS
+from sim.placements import PAYERS, PLACEMENT_TYPES
+
+EVENT_KINDS = (
+    "entry_to_care", "move", "secure_referral", "secure_refusal", "secure_offer", "application", "grant",
+    "refusal", "renewal", "variation", "discharge", "expiry", "ageing_out", "return_home", "tier4_referral",
+    "admission", "remand", "sentence", "release", "leaves_edge_of_care", "withdrawal", "support",
+)
+EV = {name: i for i, name in enumerate(EVENT_KINDS)}
+REASONS = (
+    "", "breakdown", "step_down", "escalation", "entry", "age_18", "funding_agreed", "no_registered_place",
+    "secure_bed", "review", "distress_fell", "court", "order_expired", "discharge_ready", "remand_ended",
+    "sentence_ended", "settled", "crisis", "needs_met", "referral_waited", "refused_by_home", "custody",
+    "flexible_support", "camhs_support", "out_of_registered", "order_made",
+)
+RS = {name: i for i, name in enumerate(REASONS)}
+NO_TYPE = -1
+ORDER_TYPES = ("s25", "dol", "mha")
+
+
+class EventLog:
+    """Transitions, one row per event, held as column chunks and joined once at the end."""
+
+    COLUMNS = ("week", "child", "event", "order_id", "legal_basis", "from_type", "to_type", "placement_la",
+               "weekly_cost", "payer", "reason", "agency")
+
+    def __init__(self):
+        self._chunks: list[tuple[np.ndarray, ...]] = []
+
+    def add(self, week: int, child: np.ndarray, event: str, *, order_id=-1, basis=0, from_type=NO_TYPE,
+            to_type=NO_TYPE, placement_la=-1, weekly_cost=0.0, payer=-1, reason: str = "", agency=-1) -> None:
+        n = len(child)
+        if n == 0:
+            return
+
+        def col(v, dtype):
+            return np.broadcast_to(np.asarray(v, dtype), (n,)).copy()
+
+        self._chunks.append((
+            col(week, np.int32), np.asarray(child, np.int64).copy(), col(EV[event], np.int8), col(order_id, np.int64),
+            col(basis, np.int8), col(from_type, np.int8), col(to_type, np.int8), col(placement_la, np.int64),
+            col(weekly_cost, np.float64), col(payer, np.int8), col(RS[reason], np.int8), col(agency, np.int64),
+        ))
+
+    def count(self, event: str) -> int:
+        code = EV[event]
+        return int(sum((c[2] == code).sum() for c in self._chunks))
+
+    def arrays(self) -> dict[str, np.ndarray]:
+        if not self._chunks:
+            return {c: np.zeros(0) for c in self.COLUMNS}
+        return {c: np.concatenate([ch[i] for ch in self._chunks]) for i, c in enumerate(self.COLUMNS)}
+
+    def frame(self, la_names: list[str], agency_names: dict[int, str], start: dt.date) -> pd.DataFrame:
+        a = self.arrays()
+        types = np.array(("",) + PLACEMENT_TYPES, dtype=object)
+        payers = np.array(("",) + PAYERS, dtype=object)
+        las = np.array([""] + la_names, dtype=object)
+        agency_ids = a["agency"]
+        return pd.DataFrame({
+            "week": a["week"],
+            "date": pd.to_datetime([start + dt.timedelta(weeks=int(w)) for w in a["week"]]) if len(a["week"])
+            else pd.to_datetime([]),
+            "child": a["child"],
+            "event": pd.Categorical.from_codes(a["event"].astype(np.int64), EVENT_KINDS),
+            "order_id": a["order_id"],
+            "legal_basis": pd.Categorical.from_codes(a["legal_basis"].astype(np.int64), BASES),
+            "from": types[a["from_type"].astype(np.int64) + 1],
+            "to": types[a["to_type"].astype(np.int64) + 1],
+            "placement_la": las[a["placement_la"] + 1],
+            "weekly_cost": a["weekly_cost"],
+            "payer": payers[a["payer"].astype(np.int64) + 1],
+            "reason": pd.Categorical.from_codes(a["reason"].astype(np.int64), REASONS),
+            "agency": np.array([agency_names.get(int(x), "") for x in agency_ids], dtype=object)
+            if len(agency_ids) < 1 else pd.Series(agency_ids).map(agency_names).fillna("").to_numpy(dtype=object),
+        })
+
+
+@dataclass
+class Tally:
+    """Counts of one week's decisions (model units, before scaling to England)."""
+
+    values: dict[str, float] = field(default_factory=dict)
+
+    def add(self, key: str, amount: float = 1.0) -> None:
+        self.values[key] = self.values.get(key, 0.0) + float(amount)
+
+
+def weekly_columns() -> list[str]:
+    cols = ["week", "year", "children_present", "children_in_care", "edge_of_care", "entries_to_care",
+            "exits_from_care", "arrivals", "departures"]
+    cols += [f"children_{t}" for t in PLACEMENT_TYPES]
+    cols += [f"legal_{b}" for b in BASES] + [f"looked_after_{s}" for s in LEGAL_STATUS[1:]]
+    cols += [f"region_{r}" for r in REGIONS]
+    for t in PLACEMENT_TYPES:
+        cols += [f"capacity_{t}", f"occupancy_{t}", f"waiting_{t}"]
+    cols += ["secure_referrals", "secure_refusals", "tier4_referrals", "tier4_admissions"]
+    for o in ORDER_TYPES:
+        cols += [f"applications_{o}", f"grants_{o}", f"refusals_{o}", f"renewals_{o}", f"discharges_{o}",
+                 f"expiries_{o}", f"unheard_{o}"]
+    cols += ["moves", "out_of_area", "harm_incidents", "delayed_discharge_weeks", "flexible_support_packages",
+             "camhs_support_packages", "funding_agreement_waits"]
+    cols += [f"spend_{t}" for t in PLACEMENT_TYPES] + [f"spend_{p}" for p in PAYERS]
+    cols += ["spend_community_support", "spend_total", "placements_10k_plus"]
+    return cols
+
+
+class WeeklyTable:
+    def __init__(self, n_weeks: int):
+        self.columns = weekly_columns()
+        self.col = {c: i for i, c in enumerate(self.columns)}
+        self.data = np.zeros((n_weeks, len(self.columns)))
+
+    def put(self, week: int, values: dict[str, float]) -> None:
+        row = self.data[week]
+        for k, v in values.items():
+            row[self.col[k]] = v
+
+    def frame(self, start: dt.date, n_weeks: int) -> pd.DataFrame:
+        df = pd.DataFrame(self.data[:n_weeks], columns=self.columns)
+        df["week"] = df["week"].astype(np.int32)
+        df["year"] = df["year"].astype(np.int32)
+        df.insert(1, "date", pd.to_datetime([start + dt.timedelta(weeks=w) for w in range(n_weeks)]))
+        return df
+
+
+def children_frame(ch: Children, la_names: list[str]) -> pd.DataFrame:
+    """One row per child who was ever present in the run."""
+    ever = np.flatnonzero(ch.status != 0)
+    data = {
+        "child": ever,
+        "birth_week": ch.birth_week[ever],
+        "local_authority": np.array(la_names, dtype=object)[ch.la[ever]],
+        "region": np.array(REGIONS, dtype=object)[ch.region[ever]],
+        "arrival_week": ch.arrival_week[ever],
+        "arrival": pd.Categorical.from_codes(ch.arrival_kind[ever].astype(np.int64), ARRIVAL_KINDS),
+    }
+    for j, need in enumerate(NEEDS):
+        data[f"need_{need}"] = ch.needs[ever, j]
+    data.update({
+        "entered_care_week": ch.entered_care_week[ever],
+        "left_care_week": ch.left_care_week[ever],
+        "care_entries": ch.care_entries[ever],
+        "exit_week": ch.exit_week[ever],
+        "exit_reason": pd.Categorical.from_codes(ch.exit_reason[ever].astype(np.int64), EXIT_REASONS),
+        "moves": ch.moves[ever],
+        "harm_incidents": ch.harm_incidents[ever],
+        "ever_deprived_of_liberty": ch.ever_deprived[ever],
+        "final_distress": ch.distress[ever],
+    })
+    for j, t in enumerate(PLACEMENT_TYPES):
+        data[f"weeks_{t}"] = ch.weeks_by_placement[ever, j]
+    for j, b in enumerate(BASES[1:], start=1):
+        data[f"weeks_deprived_{b}"] = ch.weeks_by_basis[ever, j]
+    return pd.DataFrame(data)
+
+
+def write_outputs(run_dir: Path, summary: dict, frames: dict[str, pd.DataFrame]) -> dict[str, Path]:
+    """Write summary.json and the Parquet tables atomically: all under temporary names, then renamed."""
+    run_dir.mkdir(parents=True, exist_ok=True)
+    staged: list[tuple[Path, Path]] = []
+    try:
+        for name, frame in frames.items():
+            final = run_dir / f"{name}.parquet"
+            tmp = run_dir / f".{name}.parquet.tmp"
+            frame.to_parquet(tmp, index=False)
+            staged.append((tmp, final))
+        final = run_dir / "summary.json"
+        tmp = run_dir / ".summary.json.tmp"
+        tmp.write_text(json.dumps(summary, indent=2, sort_keys=False) + "\n")
+        staged.append((tmp, final))
+    except BaseException:
+        for tmp, _ in staged:
+            tmp.unlink(missing_ok=True)
+        for name in frames:
+            (run_dir / f".{name}.parquet.tmp").unlink(missing_ok=True)
+        (run_dir / ".summary.json.tmp").unlink(missing_ok=True)
+        raise
+    for tmp, final in staged:
+        os.replace(tmp, final)
+    return {final.stem: final for _, final in staged}
+
+
+def summarise(model) -> dict:
+    """Headline figures of a run: restriction, cost, stability, safety (national where the key says so)."""
+    from sim.children import BASES
+
+    wk = model.weekly.data[: model.n_weeks]
+    col = model.weekly.col
+    scale, years = model.scale, model.n_weeks / 52.0
+    ch = model.children
+    in_care_weeks = wk[:, col["children_in_care"]].sum()  # national child-weeks looked after
+    care_years = in_care_weeks / 52.0
+    present_weeks = wk[:, col["children_present"]].sum()
+    ever = ch.status != 0
+    ever_in_care = ever & (ch.care_entries + (ch.arrival_kind == 0) > 0)
+    weeks_by_basis = ch.weeks_by_basis[ever].sum(axis=0) / scale / years
+    by_basis = {
+        "s25": float(weeks_by_basis[BASES.index("s25")]),
+        "dol": float(weeks_by_basis[BASES.index("dol")]),
+        "mha": float(weeks_by_basis[BASES.index("mha")]),
+        "custody_remand": float(weeks_by_basis[BASES.index("remand")] + weeks_by_basis[BASES.index("sentence")]),
+    }
+    payers = {p: float(wk[:, col[f"spend_{p}"]].sum()) for p in PAYERS}
+    total = float(sum(payers.values()))
+    three_plus = [a / b for a, b in model.three_plus_by_year if b > 0]
+    in_care = wk[:, col["children_in_care"]]
+    return {
+        "run": {"seed": model.cfg.seed, "start_year": model.cfg.start_year, "years": years,
+                "population_scale": scale, "scenario": model.cfg.scenario.name,
+                "start_date": model.start_date.isoformat()},
+        "restriction": {
+            "dol_applications_per_year": float(wk[:, col["applications_dol"]].sum() / years),
+            "secure_applications_per_year": float(wk[:, col["applications_s25"]].sum() / years),
+            "child_weeks_deprived_of_liberty": {"total": float(sum(by_basis.values())), "by_basis": by_basis},
+            "share_ever_deprived_of_liberty": float((ch.ever_deprived & ever_in_care).sum() / max(ever_in_care.sum(), 1)),
+            "children_on_dol_orders_mean": float(wk[:, col["legal_dol"]].mean()),
+        },
+        "cost": {
+            "total_gbp": total,
+            "per_year_gbp": total / years,
+            "per_child_year_gbp": total / care_years if care_years else 0.0,
+            "by_payer": payers,
+        },
+        "stability": {
+            "moves_per_child_year": float(wk[:, col["moves"]].sum() / care_years) if care_years else 0.0,
+            "share_with_3plus_moves_in_a_year": float(np.mean(three_plus)) if three_plus else 0.0,
+            "share_placed_out_of_area": float(wk[:, col["out_of_area"]].sum() / max(in_care.sum(), 1e-9)),
+        },
+        "safety": {
+            "harm_incidents_per_child_year": float(wk[:, col["harm_incidents"]].sum() / (present_weeks / 52.0))
+            if present_weeks else 0.0,
+        },
+        "population": {
+            "children_simulated": int(ever.sum()),
+            "child_weeks": int(round(present_weeks * scale)),
+            "children_in_care_mean": float(in_care.mean()),
+            "entries_to_care_per_year": float(wk[:, col["entries_to_care"]].sum() / years),
+        },
+        "notes": {
+            "units": "restriction, cost and population figures are national (England) per year unless named "
+                     "total; cost.total_gbp is the national total over the horizon in 2024 prices; "
+                     "population.children_simulated and child_weeks are the model's own counts at its scale",
+        },
+    }
+
+
+def flatten(summary: dict, prefix: str = "") -> dict[str, float]:
+    """Dotted keys to numbers ("restriction.dol_applications_per_year": 1234.0)."""
+    flat: dict[str, float] = {}
+    for k, v in summary.items():
+        key = f"{prefix}{k}"
+        if isinstance(v, dict):
+            flat.update(flatten(v, key + "."))
+        elif isinstance(v, (int, float)) and not isinstance(v, bool) and not key.startswith("run."):
+            flat[key] = float(v)
+    return flat
