@@ -49,19 +49,39 @@ def _one_line(exc: Exception, overrides: Sequence[str]) -> str:
         options = sorted(p.stem for p in (CONFIG_DIR / "scenario").glob("*.yaml"))
         bad = next((o.split("=", 1)[1] for o in overrides if o.split("=", 1)[0].lstrip("+~") == "scenario"), "?")
         return f"scenario must be one of {options}, got {bad!r}"
-    first = text.splitlines()[0] if text else type(exc).__name__
-    key = ""
-    for line in text.splitlines():
-        if line.strip().startswith("full_key:"):
-            key = line.split(":", 1)[1].strip()
-    if "not in struct" in text or "Key '" in first and "not in" in first:
-        name = key or first.split("'")[1] if "'" in first else first
-        return f"{name} is not a known parameter (see scenarios/config.yaml for the allowed keys)"
-    if "could not be converted" in text or "Value '" in first:
-        return f"{key or 'a parameter'}: {first}"
-    if "Missing mandatory value" in text:
+    cause = exc.__cause__ if exc.__cause__ is not None else exc
+    detail = str(cause).strip()
+    first = detail.splitlines()[0] if detail else type(cause).__name__
+    key = next((ln.split(":", 1)[1].strip() for ln in detail.splitlines() if ln.strip().startswith("full_key:")), "")
+    value = next((o.split("=", 1)[1] for o in overrides if o.split("=", 1)[0].lstrip("+~") == key), None)
+    if "not in '" in first or "not in struct" in detail:
+        parent = key.rsplit(".", 1)[0] if "." in key else ""
+        return f"{key or first} is not a known parameter; allowed here: {_allowed_keys(parent)}"
+    if "is incompatible with (int)" in first:
+        schedule = key.rsplit(".", 1)[0]
+        return f"{schedule} is a year schedule: override it whole, e.g. {schedule.rsplit('.', 1)[-1]}={{2023:5000}}"
+    if "could not be converted" in first:
+        kind = first.rsplit(" ", 1)[-1].lower()
+        return f"{key} must be a {kind}, got {value!r}" if value is not None else f"{key}: {first}"
+    if "Missing mandatory value" in detail:
         return f"{key or first} must be given a value"
     return f"{key + ': ' if key else ''}{first}"
+
+
+def _allowed_keys(parent: str) -> str:
+    """The field names allowed under a dotted path of the schema."""
+    from dataclasses import fields, is_dataclass
+
+    node: Any = CarePathwaysConfig
+    for part in filter(None, parent.split(".")):
+        match = [f for f in fields(node) if f.name == part]
+        if not match:
+            return "see scenarios/config.yaml"
+        node = match[0].default_factory() if match[0].default_factory is not None else match[0].type  # type: ignore[misc]
+        node = type(node) if is_dataclass(node) and not isinstance(node, type) else node
+    if not (isinstance(node, type) and is_dataclass(node)):
+        return "see scenarios/config.yaml"
+    return ", ".join(f.name for f in fields(node))
 
 
 def build_config(overrides: Iterable[str] = (), validate: bool = True) -> CarePathwaysConfig:

@@ -21,7 +21,7 @@ from sim.children import (
 )
 from sim.config import REGIONS, CarePathwaysConfig, schedule_value
 from sim.costs import Ledger, Prices
-from sim.outputs import EventLog, Tally, WeeklyTable
+from sim.outputs import RS, EventLog, Tally, WeeklyTable
 from sim.placements import (
     CUSTODY, FAMILY, FOSTER_AGENCY, FOSTER_INHOUSE, MARKET, NO_PROVIDER, PLACEMENT_TYPES, RESIDENTIAL, SECURE,
     SUPPORTED, THERAPEUTIC, TIER4, UNREGISTERED, Capacity, stochastic_round,
@@ -186,7 +186,10 @@ class CarePathwaysModel(mesa.Model):
         self.events.add(w, idx, "move", order_id=ch.order_id[idx], basis=ch.basis[idx], from_type=old,
                         to_type=new_type, placement_la=new_la, weekly_cost=cost,
                         payer=self.prices.mix_table[mix].argmax(axis=1), reason=reason, agency=agency)
-        under_dol = idx[ch.basis[idx] == DOL]
+        dol_mask = ch.basis[idx] == DOL
+        under_dol = idx[dol_mask]
+        if isinstance(reason, np.ndarray):
+            reason = reason[dol_mask]
         if len(under_dol):
             # The order follows the child to the new placement: the court varies it.
             self.events.add(w, under_dol, "variation", order_id=ch.order_id[under_dol], basis=DOL,
@@ -223,6 +226,9 @@ class CarePathwaysModel(mesa.Model):
         chains = PLANNED if planned else FALLBACK
         priority = ch.distress[idx]
         age = ch.age_years(idx, self.week)
+        new_type = np.full(len(idx), -1, np.int64)
+        new_la = np.full(len(idx), -1, np.int64)
+        provider = np.full(len(idx), NO_PROVIDER, np.int8)
         for want in np.unique(wanted):
             group = np.flatnonzero(wanted == want)
             for ptype in chains[int(want)]:
@@ -232,14 +238,19 @@ class CarePathwaysModel(mesa.Model):
                     continue
                 found = self.capacity.find(ptype, ch.la[idx[todo]], priority[todo])
                 got = todo[found.placed]
-                if len(got):
-                    self.move(idx[got], ptype, found.la[found.placed], found.provider[found.placed],
-                              reason if ptype == want else "no_registered_place" if ptype == UNREGISTERED else reason,
-                              self.agency_uid(agency_kind, idx[got]), count_as_move=count_as_move)
-                    moved[got] = True
-            waiting = group[~moved[group]]
-            if len(waiting):
-                self.tally.add(f"waiting_{PLACEMENT_TYPES[int(want)]}", len(waiting))
+                new_type[got] = ptype
+                new_la[got] = found.la[found.placed]
+                provider[got] = found.provider[found.placed]
+                moved[got] = True
+            waiting = int((~moved[group]).sum())
+            if waiting:
+                self.tally.add(f"waiting_{PLACEMENT_TYPES[int(want)]}", waiting)
+        m = np.flatnonzero(moved)
+        if len(m):
+            reasons = np.full(len(m), RS[reason], np.int8)
+            reasons[(new_type[m] == UNREGISTERED) & (wanted[m] != UNREGISTERED)] = RS["no_registered_place"]
+            self.move(idx[m], new_type[m], new_la[m], provider[m], reasons,
+                      self.agency_uid(agency_kind, idx[m]), count_as_move=count_as_move)
         return moved
 
     def enter_care(self, idx: np.ndarray, reason: str, agency: np.ndarray) -> None:

@@ -46,18 +46,24 @@ class EventLog:
         self._chunks: list[tuple[np.ndarray, ...]] = []
 
     def add(self, week: int, child: np.ndarray, event: str, *, order_id=-1, basis=0, from_type=NO_TYPE,
-            to_type=NO_TYPE, placement_la=-1, weekly_cost=0.0, payer=-1, reason: str = "", agency=-1) -> None:
+            to_type=NO_TYPE, placement_la=-1, weekly_cost=0.0, payer=-1, reason="", agency=-1) -> None:
+        """Record one event per child; any field may be one value for all or one per child.
+
+        ``reason`` is a name from REASONS, or an array of codes.
+        """
         n = len(child)
         if n == 0:
             return
 
         def col(v, dtype):
-            return np.broadcast_to(np.asarray(v, dtype), (n,)).copy()
+            a = np.asarray(v)
+            return np.full(n, a, dtype) if a.ndim == 0 else a.astype(dtype, copy=True)
 
         self._chunks.append((
-            col(week, np.int32), np.asarray(child, np.int64).copy(), col(EV[event], np.int8), col(order_id, np.int64),
-            col(basis, np.int8), col(from_type, np.int8), col(to_type, np.int8), col(placement_la, np.int64),
-            col(weekly_cost, np.float64), col(payer, np.int8), col(RS[reason], np.int8), col(agency, np.int64),
+            np.full(n, week, np.int32), np.asarray(child, np.int64).copy(), np.full(n, EV[event], np.int8),
+            col(order_id, np.int64), col(basis, np.int8), col(from_type, np.int8), col(to_type, np.int8),
+            col(placement_la, np.int64), col(weekly_cost, np.float64), col(payer, np.int8),
+            col(RS[reason] if isinstance(reason, str) else reason, np.int8), col(agency, np.int64),
         ))
 
     def count(self, event: str) -> int:
@@ -89,8 +95,7 @@ class EventLog:
             "weekly_cost": a["weekly_cost"],
             "payer": payers[a["payer"].astype(np.int64) + 1],
             "reason": pd.Categorical.from_codes(a["reason"].astype(np.int64), REASONS),
-            "agency": np.array([agency_names.get(int(x), "") for x in agency_ids], dtype=object)
-            if len(agency_ids) < 1 else pd.Series(agency_ids).map(agency_names).fillna("").to_numpy(dtype=object),
+            "agency": pd.Series(agency_ids, dtype=np.int64).map(agency_names).fillna("").to_numpy(dtype=object),
         })
 
 
