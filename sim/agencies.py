@@ -232,7 +232,7 @@ def pathway_placement(model, idx: np.ndarray, w: int) -> np.ndarray:
     """
     ch = model.children
     la = ch.la[idx]
-    high = ch.distress[idx] >= model.roster.threshold(CSC, la, model.cfg.pathway.residential_threshold)
+    high = ch.distress[idx] >= model.child_threshold("residential", idx)
     old_enough = ch.age_years(idx, w) >= 16
     u = model.streams.uniform("pathway", w, idx)
     foster = np.where(u < 0.5, FOSTER_INHOUSE, FOSTER_AGENCY)
@@ -329,7 +329,7 @@ def escalate_crises(model, w: int) -> None:
     d = ch.distress[ic]
 
     # Tier 4: mental-health crises, judged by CAMHS against its own risk tolerance.
-    t4_thr = roster.threshold("camhs", ch.region[ic], cfg.pathway.tier4_threshold)
+    t4_thr = model.child_threshold("tier4", ic)
     cand = ic[ch.has("mental_health", ic) & (d >= t4_thr) & (ch.tier4_referral_week[ic] < 0)]
     noticed = cand[model.streams.uniform("camhs_notice", w, cand) < roster.notice["camhs"][ch.region[cand]]]
     supported = _offer_support(model, "camhs", noticed, "camhs_offer", "camhs_until")
@@ -340,7 +340,7 @@ def escalate_crises(model, w: int) -> None:
     model.tally.add("tier4_referrals", len(refer))
 
     # Secure welfare bed: risk of serious harm (to others, from exploitation, from going missing).
-    sec_thr = roster.threshold(CSC, ch.la[ic], cfg.pathway.secure_threshold)
+    sec_thr = model.child_threshold("secure", ic)
     risky = ch.has("risk_to_others", ic) | ch.has("exploitation", ic) | ch.has("going_missing", ic)
     cand = ic[risky & (d >= sec_thr) & (ch.secure_referral_week[ic] < 0) & (ch.basis[ic] != S25)]
     noticed = cand[model.streams.uniform("csc_notice", w, cand) < roster.notice[CSC][ch.la[cand]]]
@@ -397,7 +397,7 @@ def tier4_admissions(model, w: int) -> None:
     ch, cfg = model.children, model.cfg
     act = model.present_children()
     waiting = act[(ch.tier4_referral_week[act] >= 0) & (ch.placement[act] != TIER4)]
-    thr = model.roster.threshold("camhs", ch.region[waiting], cfg.pathway.tier4_threshold)
+    thr = model.child_threshold("tier4", waiting)
     withdrawn = waiting[ch.distress[waiting] < thr - cfg.pathway.step_down_margin]
     ch.tier4_referral_week[withdrawn] = -1
     model.events.add(w, withdrawn, "withdrawal", to_type=TIER4, reason="distress_fell",
@@ -434,7 +434,7 @@ def allocate_secure_beds(model, w: int) -> None:
     sw, o = cfg.secure_welfare, cfg.orders
     act = model.present_children()
     queue = act[(ch.secure_referral_week[act] >= 0) & (ch.placement[act] != SECURE)]
-    thr = model.roster.threshold(CSC, ch.la[queue], cfg.pathway.secure_threshold)
+    thr = model.child_threshold("secure", queue)
     withdrawn = queue[ch.distress[queue] < thr - o.dol_discharge_margin]
     ch.secure_referral_week[withdrawn] = -1
     model.events.add(w, withdrawn, "withdrawal", to_type=SECURE, reason="distress_fell",
@@ -497,7 +497,7 @@ def funding_agreements(model, w: int) -> None:
     pend = act[ch.pending_type[act] >= 0]
     if len(pend) == 0:
         return
-    thr = model.roster.threshold(CSC, ch.la[pend], model.cfg.pathway.residential_threshold)
+    thr = model.child_threshold("residential", pend)
     cancel = pend[ch.distress[pend] < thr - model.cfg.pathway.step_down_margin]
     ch.pending_type[cancel] = -1
     pend = pend[~np.isin(pend, cancel)]
@@ -516,7 +516,7 @@ def step_down(model, w: int) -> None:
     is free."""
     ch, pw = model.children, model.cfg.pathway
     ic = model.in_care_children()
-    thr = model.roster.threshold(CSC, ch.la[ic], pw.residential_threshold)
+    thr = model.child_threshold("residential", ic)
     calm = ch.distress[ic] < thr - pw.step_down_margin
     ch.calm_weeks[ic] = np.where(calm, ch.calm_weeks[ic] + 1, 0)
     free_of_orders = (ch.basis[ic] == NO_BASIS) & (ch.pending_type[ic] < 0)

@@ -76,7 +76,7 @@ class Children:
         self.arrival_kind = np.zeros(n, np.int8)
         self.la = np.zeros(n, np.int64)
         self.region = np.zeros(n, np.int64)
-        self.needs = np.zeros((n, N_NEEDS), bool)
+        self.needs = np.zeros((N_NEEDS, n), bool)  # need-major: one contiguous row per need
         self.need_load = np.zeros(n, np.float64)
         self.distress = np.zeros(n, np.float64)
         self.scar = np.zeros(n, np.float64)  # lasting harm from moves and restriction
@@ -126,7 +126,7 @@ class Children:
         return self.legal[idx] != NOT_LOOKED_AFTER
 
     def has(self, need: str, idx: np.ndarray) -> np.ndarray:
-        return self.needs[idx, NEED[need]]
+        return self.needs[NEED[need]][idx]
 
 
 # ============================================================================ synthesis
@@ -215,12 +215,12 @@ def synthesise(cfg: CarePathwaysConfig, geo: Geography, streams: Streams, n_week
 
     # --- needs and distress --------------------------------------------------------
     edge_kind = (k == INITIAL_EDGE) | (k == JOINS_EDGE)
-    ch.needs[edge_kind] = _needs(int(edge_kind.sum()), cfg.needs.prevalence_edge_of_care,
-                                 cfg.needs.complexity_loading, rng)
-    ch.needs[~edge_kind] = _needs(int((~edge_kind).sum()), cfg.needs.prevalence_in_care,
-                                  cfg.needs.complexity_loading, rng)
+    ch.needs[:, edge_kind] = _needs(int(edge_kind.sum()), cfg.needs.prevalence_edge_of_care,
+                                    cfg.needs.complexity_loading, rng).T
+    ch.needs[:, ~edge_kind] = _needs(int((~edge_kind).sum()), cfg.needs.prevalence_in_care,
+                                     cfg.needs.complexity_loading, rng).T
     weights = np.array([getattr(cfg.needs.weight, key) for key in NEEDS])
-    ch.need_load[:] = ch.needs @ weights
+    ch.need_load[:] = weights @ ch.needs
     fit_family = cfg.distress.placement_fit.family
     # Starting distress: where the child's unmet needs would settle it, with individual variation.
     ch.distress[:] = np.clip(cfg.distress.baseline + ch.need_load * (1 - fit_family * edge_kind)
@@ -266,34 +266,41 @@ def initial_placement_types(cfg: CarePathwaysConfig, ch: Children, idx: np.ndarr
 
 
 # ============================================================================ dynamics
-def update_distress(cfg: CarePathwaysConfig, ch: Children, idx: np.ndarray, week: int,
-                    streams: Streams, fit: np.ndarray) -> None:
-    """Distress moves towards what the child's situation implies, week by week.
+def weekly_dynamics(cfg: CarePathwaysConfig, ch: Children, idx: np.ndarray, week: int, streams: Streams,
+                    fit: np.ndarray, containment: np.ndarray) -> np.ndarray:
+    """Distress and harm for every present child this week; returns the ids of children harmed.
 
-    Unmet needs raise it (needs the placement does not meet); community support lowers it, but less
-    at crisis (learning point 2); past moves and restriction leave a lasting scar (learning points 4, 5).
+    Distress moves towards what the child's situation implies.  Unmet needs (needs the placement does
+    not meet) raise it; community support lowers it, but less at crisis (learning point 2); past moves
+    and restriction leave a lasting scar (learning points 4 and 5).  Harm incidents are likelier with
+    distress, and restriction contains them in the short term.
     """
-    dc = cfg.distress
-    d = ch.distress[idx]
-    unmet = ch.need_load[idx] * (1.0 - fit[ch.placement[idx]])
-    support = dc.support_effect * ((ch.support_until[idx] > week).astype(float)
-                                   + (ch.camhs_until[idx] > week))
-    support *= np.where(d >= dc.crisis_threshold, 1.0 - dc.crisis_response_penalty, 1.0)
-    target = dc.baseline + unmet + ch.scar[idx] - support
+    dc, s = cfg.distress, cfg.safety
+    n = int(idx[-1]) + 1 if len(idx) else 0
+    # Work on the contiguous prefix of ids that have arrived (cheaper than gathering by id).
+    d = ch.distress[:n]
+    place = ch.placement[:n]
+    unmet = ch.need_load[:n] * (1.0 - fit[place])
+    support = (ch.support_until[:n] > week).astype(np.float64)
+    support += ch.camhs_until[:n] > week
+    crisis = d >= dc.crisis_threshold
+    support *= dc.support_effect * np.where(crisis, 1.0 - dc.crisis_response_penalty, 1.0)
+    target = dc.baseline + unmet + ch.scar[:n] - support
+    u_noise, u_harm = streams.uniform2("distress_and_harm", week, idx)
     # Uniform noise with the stated standard deviation (sqrt(12) * sd over a unit interval).
-    noise = (streams.uniform("distress", week, idx) - 0.5) * (dc.noise_sd * np.sqrt(12.0))
-    ch.distress[idx] = np.clip(d + dc.reversion_per_week * (target - d) + noise, 0.0, 1.0)
-    deprived = ch.basis[idx] != NO_BASIS
-    ch.scar[idx] = ch.scar[idx] * (1.0 - dc.scar_decay_per_week) + dc.scar_per_week_deprived * deprived
-
-
-def harm_incidents(cfg: CarePathwaysConfig, ch: Children, idx: np.ndarray, week: int, streams: Streams,
-                   containment: np.ndarray) -> np.ndarray:
-    """Harm incidents this week: likelier with distress, contained by restriction in the short term."""
-    s = cfg.safety
-    d = ch.distress[idx]
-    p = (s.harm_base_per_week + s.harm_distress_slope * d * d) * (1.0 - containment[ch.placement[idx]])
-    p *= np.where(ch.basis[idx] == DOL, 1.0 - s.dol_containment, 1.0)
-    hit = streams.uniform("harm", week, idx) < p
-    ch.harm_incidents[idx[hit]] += 1
-    return idx[hit]
+    noise = np.zeros(n)
+    noise[idx] = (u_noise - 0.5) * (dc.noise_sd * np.sqrt(12.0))
+    new = d + dc.reversion_per_week * (target - d) + noise
+    np.clip(new, 0.0, 1.0, out=new)
+    present = np.zeros(n, bool)
+    present[idx] = True
+    ch.distress[:n] = np.where(present, new, d)
+    basis = ch.basis[:n]
+    scar = ch.scar[:n] * (1.0 - dc.scar_decay_per_week) + dc.scar_per_week_deprived * (basis != NO_BASIS)
+    ch.scar[:n] = np.where(present, scar, ch.scar[:n])
+    # Harm this week, from the distress the child starts the week with.
+    p = (s.harm_base_per_week + s.harm_distress_slope * d * d) * (1.0 - containment[place])
+    p *= np.where(basis == DOL, 1.0 - s.dol_containment, 1.0)
+    hit = idx[u_harm < p[idx]]
+    ch.harm_incidents[hit] += 1
+    return hit

@@ -92,7 +92,7 @@ def review_orders(model, w: int) -> None:
     due = act[(ch.order_until[act] >= 0) & (ch.order_until[act] <= w)]
     basis = ch.basis[due]
     margin = cfg.orders.dol_discharge_margin
-    secure_thr = model.roster.threshold("childrens_social_care", ch.la[due], cfg.pathway.secure_threshold)
+    secure_thr = model.child_threshold("secure", due)
     still_needed = ch.distress[due] >= secure_thr - margin
 
     # --- s25: renew while still needed, else expire and step down ---------------------------
@@ -143,7 +143,7 @@ def review_orders(model, w: int) -> None:
     # --- Tier 4: ready for discharge once calmer; waits (NHS-paid) for a step-down place -------
     in_t4 = act[ch.placement[act] == TIER4]
     long_enough = w - ch.placement_start[in_t4] >= cfg.orders.tier4_min_weeks
-    t4_thr = model.roster.threshold("camhs", ch.region[in_t4], cfg.pathway.tier4_threshold)
+    t4_thr = model.child_threshold("tier4", in_t4)
     ready = in_t4[long_enough & (ch.distress[in_t4] < t4_thr - cfg.pathway.step_down_margin)]
     newly = ready[ch.ready_for_discharge_week[ready] < 0]
     ch.ready_for_discharge_week[newly] = w

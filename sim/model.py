@@ -16,8 +16,8 @@ from sim import agencies as ag
 from sim import courts
 from sim.children import (
     CARE_ORDER, DOL, FUTURE, GONE, INITIAL_EDGE, INITIAL_IN_CARE, JOINS_EDGE, MHA, NO_BASIS, NOT_LOOKED_AFTER, PRESENT,
-    REMAND, S20, S25, SENTENCE, WEEKS_PER_YEAR, Children, harm_incidents, initial_placement_types,
-    make_geography, synthesise, update_distress,
+    REMAND, S20, S25, SENTENCE, WEEKS_PER_YEAR, Children, initial_placement_types,
+    make_geography, synthesise, weekly_dynamics,
 )
 from sim.config import REGIONS, CarePathwaysConfig, schedule_value
 from sim.costs import Ledger, Prices
@@ -59,6 +59,7 @@ class CarePathwaysModel(mesa.Model):
         self.facts = facts
         ch = self.children
         self.present = np.zeros(ch.n, bool)
+        self._present_ids = self._in_care_ids = None
         self.capacity = Capacity(len(PLACEMENT_TYPES), self.geo.la_region, len(REGIONS))
         for t in PLACEMENT_TYPES:
             self.capacity.unlimited[PLACEMENT_TYPES.index(t)] = getattr(cfg.placements, t).unlimited
@@ -75,6 +76,7 @@ class CarePathwaysModel(mesa.Model):
         self.min_age = np.array([getattr(cfg.placements, t).min_age for t in PLACEMENT_TYPES])
         children_by_la = self.geo.la_weight * (facts["n_care"] + facts["n_edge"])
         self.roster = ag.Roster(self, cfg, self.geo.n_la, len(REGIONS), children_by_la, REGIONS, self.geo.la_names)
+        self.refresh_thresholds()
         self.agency_names = {a.unique_id: f"{a.label}: {a.name}" for agents in self.roster.by_kind.values()
                              for a in agents}
         self.in_care_this_year = np.zeros(ch.n, bool)
@@ -85,6 +87,7 @@ class CarePathwaysModel(mesa.Model):
         for intervention in self.interventions:
             intervention.initialise(self)
         self.roster.refresh()
+        self.refresh_thresholds()
 
     # ================================================================== the week
     def step(self) -> None:
@@ -100,8 +103,7 @@ class CarePathwaysModel(mesa.Model):
         self._ageing_out(w)                  # turning 18: leaving care, every order ends
         courts.review_orders(self, w)        # s25 expiry and renewal, DoL reviews, custody, Tier 4 discharge
         act = self.present_children()
-        update_distress(self.cfg, self.children, act, w, self.streams, self.fit)
-        hurt = harm_incidents(self.cfg, self.children, act, w, self.streams, self.containment)
+        hurt = weekly_dynamics(self.cfg, self.children, act, w, self.streams, self.fit, self.containment)
         self.tally.add("harm_incidents", len(hurt))
         ag.edge_of_care(self, w)             # crises noticed at the edge of care: entries into care
         ag.placement_breakdowns(self, w)     # breakdowns: flexible support, or a move
@@ -122,11 +124,32 @@ class CarePathwaysModel(mesa.Model):
 
     # ================================================================== primitives
     def present_children(self) -> np.ndarray:
-        return np.flatnonzero(self.present)
+        """Ids of children present now (cached until someone arrives, leaves, enters or leaves care)."""
+        if self._present_ids is None:
+            self._present_ids = np.flatnonzero(self.present)
+        return self._present_ids
 
     def in_care_children(self) -> np.ndarray:
-        act = self.present_children()
-        return act[self.children.legal[act] != NOT_LOOKED_AFTER]
+        if self._in_care_ids is None:
+            act = self.present_children()
+            self._in_care_ids = act[self.children.legal[act] != NOT_LOOKED_AFTER]
+        return self._in_care_ids
+
+    def changed_population(self) -> None:
+        self._present_ids = None
+        self._in_care_ids = None
+
+    def child_threshold(self, name: str, idx: np.ndarray) -> np.ndarray:
+        """The distress at which the agency responsible for each child escalates (see Roster.threshold)."""
+        return self._thresholds[name][idx]
+
+    def refresh_thresholds(self) -> None:
+        ch, pw, r = self.children, self.cfg.pathway, self.roster
+        self._thresholds = {
+            "residential": r.threshold("childrens_social_care", ch.la, pw.residential_threshold),
+            "secure": r.threshold("childrens_social_care", ch.la, pw.secure_threshold),
+            "tier4": r.threshold("camhs", ch.region, pw.tier4_threshold),
+        }
 
     def new_orders(self, n: int) -> np.ndarray:
         ids = np.arange(self._order_counter, self._order_counter + n)
@@ -260,6 +283,7 @@ class CarePathwaysModel(mesa.Model):
         ch, w = self.children, self.week
         s20 = self.streams.uniform("legal_status", w, idx) < self.cfg.population.s20_share
         ch.legal[idx] = np.where(s20, S20, CARE_ORDER)
+        self.changed_population()
         first = idx[ch.entered_care_week[idx] < 0]
         ch.entered_care_week[first] = w
         ch.care_entries[idx] += 1
@@ -275,6 +299,7 @@ class CarePathwaysModel(mesa.Model):
         ch, w = self.children, self.week
         ch.legal[idx] = NOT_LOOKED_AFTER
         ch.left_care_week[idx] = w
+        self.changed_population()
         self.tally.add("exits_from_care", len(idx))
         self.events.add(w, idx, event, from_type=ch.placement[idx], to_type=FAMILY, reason=reason,
                         agency=self.agency_uid("childrens_social_care", idx))
@@ -299,6 +324,7 @@ class CarePathwaysModel(mesa.Model):
         ch.tier4_referral_week[idx] = -1
         ch.pending_type[idx] = -1
         self.present[idx] = False
+        self.changed_population()
         self.tally.add("departures", len(idx))
 
     # ================================================================== set-up and schedules
@@ -346,6 +372,7 @@ class CarePathwaysModel(mesa.Model):
         start = np.flatnonzero(ch.arrival_week <= 0)
         ch.status[start] = PRESENT
         self.present[start] = True
+        self.changed_population()
         ch.placement[start] = FAMILY
         ch.placement_la[start] = ch.la[start]
         ch.provider[start] = MARKET
@@ -354,6 +381,7 @@ class CarePathwaysModel(mesa.Model):
         types = initial_placement_types(cfg, ch, care, 0, rng)
         s20 = rng.random(len(care)) < cfg.population.s20_share
         ch.legal[care] = np.where(s20, S20, CARE_ORDER)
+        self.changed_population()
         ch.entered_care_week[care] = -1 - rng.integers(0, 4 * WEEKS_PER_YEAR, len(care))
         self.in_care_this_year[care] = True
         for t in np.unique(types):
@@ -401,6 +429,7 @@ class CarePathwaysModel(mesa.Model):
             return
         ch.status[new] = PRESENT
         self.present[new] = True
+        self.changed_population()
         ch.placement[new] = FAMILY
         ch.placement_la[new] = ch.la[new]
         ch.provider[new] = MARKET
@@ -423,6 +452,7 @@ class CarePathwaysModel(mesa.Model):
                         agency=self.agency_uid("childrens_social_care", in_care))
         ch.legal[in_care] = NOT_LOOKED_AFTER
         ch.left_care_week[in_care] = w
+        self.changed_population()
         self.tally.add("exits_from_care", len(in_care))
         self.depart(turning, 1)
 

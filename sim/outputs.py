@@ -159,7 +159,7 @@ def children_frame(ch: Children, la_names: list[str]) -> pd.DataFrame:
         "arrival": pd.Categorical.from_codes(ch.arrival_kind[ever].astype(np.int64), ARRIVAL_KINDS),
     }
     for j, need in enumerate(NEEDS):
-        data[f"need_{need}"] = ch.needs[ever, j]
+        data[f"need_{need}"] = ch.needs[j, ever]
     data.update({
         "entered_care_week": ch.entered_care_week[ever],
         "left_care_week": ch.left_care_week[ever],

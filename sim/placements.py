@@ -78,6 +78,7 @@ class Capacity:
         # LAs ordered by region, so a region's places are one contiguous run of a cumulative sum.
         self.la_by_region = np.argsort(la_region, kind="stable")
         self.region_start = np.searchsorted(la_region[self.la_by_region], np.arange(n_regions))
+        self.region_end = np.append(self.region_start[1:], self.n_la)
 
     # ---------------------------------------------------------------- bookkeeping
     def occupy(self, ptype: np.ndarray, la: np.ndarray, provider: np.ndarray, sign: int) -> None:
@@ -124,10 +125,8 @@ class Capacity:
         if self.unlimited[ptype]:
             return Found(np.ones(n, bool), child_la.astype(np.int64), np.full(n, MARKET, np.int8))
         if not national_only:
-            # 1. the LA's own in-house places
-            self._take_local(ptype, child_la, priority, placed, la, provider, IN_HOUSE)
-            # 2. market places inside the LA
-            self._take_local(ptype, child_la, priority, placed, la, provider, MARKET)
+            # 1-2. the LA's own in-house places, then market places inside the LA
+            self._take_local(ptype, child_la, priority, placed, la, provider)
             # 3. market places elsewhere in the region (out of area)
             self._take_pooled(ptype, self.la_region[child_la], priority, placed, la, provider, by_region=True)
         if not in_region_only:
@@ -135,19 +134,22 @@ class Capacity:
             self._take_pooled(ptype, np.zeros(n, np.int64), priority, placed, la, provider, by_region=False)
         return Found(placed, la, provider)
 
-    def _take_local(self, ptype, child_la, priority, placed, la, provider, prov) -> None:
-        todo = np.flatnonzero(~placed)
-        if len(todo) == 0:
+    def _take_local(self, ptype, child_la, priority, placed, la, provider) -> None:
+        """Places inside the child's own LA: its in-house places first, then market places there."""
+        free_in = self.free_in_house(ptype)
+        free_all = free_in + self.free_market(ptype)
+        keys = child_la
+        rank = rank_within_groups(keys, priority)
+        ok = rank < free_all[keys]
+        if not ok.any():
             return
-        free = self.free_in_house(ptype) if prov == IN_HOUSE else self.free_market(ptype)
-        keys = child_la[todo]
-        ok = rank_within_groups(keys, priority[todo]) < free[keys]
-        got = todo[ok]
+        got = np.flatnonzero(ok)
+        own = rank[got] < free_in[keys[got]]
         placed[got] = True
         la[got] = child_la[got]
-        provider[got] = prov
-        table = self.used_in_house if prov == IN_HOUSE else self.used_market
-        np.add.at(table[ptype], child_la[got], 1)
+        provider[got] = np.where(own, IN_HOUSE, MARKET)
+        np.add.at(self.used_in_house[ptype], child_la[got[own]], 1)
+        np.add.at(self.used_market[ptype], child_la[got[~own]], 1)
 
     def _take_pooled(self, ptype, group, priority, placed, la, provider, by_region: bool) -> None:
         todo = np.flatnonzero(~placed)
@@ -156,9 +158,8 @@ class Capacity:
         free = self.free_market(ptype)[self.la_by_region]
         cum = np.cumsum(free)
         if by_region:
-            starts = self.region_start
-            ends = np.append(self.region_start[1:], self.n_la)
-            before = np.where(starts > 0, cum[np.maximum(starts - 1, 0)], 0)
+            ends = self.region_end
+            before = np.where(self.region_start > 0, cum[self.region_start - 1], 0)
             total = cum[ends - 1] - before
         else:
             before = np.zeros(1, np.int64)

@@ -58,6 +58,16 @@ class Streams:
         x += key
         return (_mix(x) >> np.uint64(11)) * _TO_UNIT
 
+    def uniform2(self, decision: str, week: int, children: np.ndarray) -> tuple[np.ndarray, np.ndarray]:
+        """Two independent U[0, 1) draws per child from one hash (its high and low 32 bits)."""
+        key = self._week_keys(decision)[min(int(week), self.n_weeks)]
+        x = np.asarray(children, dtype=np.uint64) * _GOLDEN
+        x += key
+        x = _mix(x)
+        hi = (x >> np.uint64(32)).astype(np.float64) * 2.0 ** -32
+        lo = (x & np.uint64(0xFFFFFFFF)).astype(np.float64) * 2.0 ** -32
+        return hi, lo
+
     def bernoulli(self, decision: str, week: int, children: np.ndarray, p) -> np.ndarray:
         """True with probability p (scalar or per child)."""
         return self.uniform(decision, week, children) < p
