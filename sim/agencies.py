@@ -236,7 +236,7 @@ def pathway_placement(model, idx: np.ndarray, w: int) -> np.ndarray:
     old_enough = ch.age_years(idx, w) >= 16
     u = model.streams.uniform("pathway", w, idx)
     foster = np.where(u < 0.5, FOSTER_INHOUSE, FOSTER_AGENCY)
-    low = np.where(old_enough & (u < 0.5), SUPPORTED, foster)
+    low = np.where(old_enough & (u < model.cfg.pathway.supported_accommodation_share), SUPPORTED, foster)
     return np.where(high, RESIDENTIAL, low).astype(np.int64)
 
 
@@ -435,7 +435,7 @@ def allocate_secure_beds(model, w: int) -> None:
     act = model.present_children()
     queue = act[(ch.secure_referral_week[act] >= 0) & (ch.placement[act] != SECURE)]
     thr = model.child_threshold("secure", queue)
-    withdrawn = queue[ch.distress[queue] < thr - o.dol_discharge_margin]
+    withdrawn = queue[ch.distress[queue] < thr - cfg.pathway.step_down_margin]
     ch.secure_referral_week[withdrawn] = -1
     model.events.add(w, withdrawn, "withdrawal", to_type=SECURE, reason="distress_fell",
                      agency=model.agency_uid(CSC, withdrawn))

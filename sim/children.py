@@ -171,8 +171,10 @@ def synthesise(cfg: CarePathwaysConfig, geo: Geography, streams: Streams, n_week
     # The edge-of-care pool is refilled as children leave it (into care, ageing out, needs met).
     edge_entries_per_year = schedule_value(pop.starts_by_year, y0) * (
         pop.start_share_10_to_15 + pop.start_share_16_17) * pop.edge_share_of_entries
+    # Potential joiners are generated at 1.5 times the expected turnover; only those needed to keep the
+    # pool at its stated size arrive (the rest never appear), so the pool stays the size assumed.
     pool_turnover = pop.edge_pool_leave_per_year + 1 / 8 + edge_entries_per_year / pop.edge_of_care_pool
-    joins_edge = _poisson_arrivals(np.full(n_weeks, n_edge * pool_turnover / WEEKS_PER_YEAR), rng)
+    joins_edge = _poisson_arrivals(np.full(n_weeks, 1.5 * n_edge * pool_turnover / WEEKS_PER_YEAR), rng)
 
     parts = [
         (INITIAL_IN_CARE, np.zeros(n_care, np.int64)),

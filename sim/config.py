@@ -142,6 +142,7 @@ class Pathway:
     step_down_margin: float = MISSING
     step_down_weeks: int = MISSING
     therapeutic_preference: float = MISSING
+    supported_accommodation_share: float = MISSING
 
 
 @dataclass
@@ -158,6 +159,8 @@ class PlacementType:
 
 @dataclass
 class Placements:
+    market_location_spread: float = MISSING
+    market_refusal: float = MISSING
     family: PlacementType = field(default_factory=PlacementType)
     foster_inhouse: PlacementType = field(default_factory=PlacementType)
     foster_agency: PlacementType = field(default_factory=PlacementType)
@@ -283,7 +286,7 @@ _UNIT_INTERVAL = {
     "share_aged_10_to_15", "share_aged_16_17", "share_aged_5_to_9", "start_share_10_to_15",
     "start_share_16_17", "edge_share_of_entries", "complexity_loading", "crisis_threshold",
     "crisis_response_penalty", "residential_threshold", "tier4_threshold", "secure_threshold",
-    "therapeutic_preference", "in_house_share", "available_share", "acceptance_base",
+    "therapeutic_preference", "supported_accommodation_share", "in_house_share", "market_location_spread", "market_refusal", "available_share", "acceptance_base",
     "acceptance_risk_to_others_penalty", "s25_grant_probability", "dol_grant_probability",
     "mha_detention_share", "arrest_per_week_at_crisis",
     "remand_probability", "sentence_probability", "s20_share", "flexibility", "risk_tolerance",

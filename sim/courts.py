@@ -97,7 +97,8 @@ def review_orders(model, w: int) -> None:
 
     # --- s25: renew while still needed, else expire and step down ---------------------------
     s25 = due[(basis == S25)]
-    need = still_needed[basis == S25] & (ch.placement[s25] == SECURE)
+    s25_needed = ch.distress[s25] >= model.child_threshold("secure", s25) - cfg.pathway.step_down_margin
+    need = s25_needed & (ch.placement[s25] == SECURE)
     renew = s25[need]
     granted = hear(model, "family_court", "s25", renew, cfg.orders.s25_grant_probability, renewal=True)
     renewed = renew[granted]

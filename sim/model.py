@@ -15,7 +15,7 @@ import numpy as np
 from sim import agencies as ag
 from sim import courts
 from sim.children import (
-    CARE_ORDER, DOL, FUTURE, GONE, INITIAL_EDGE, INITIAL_IN_CARE, JOINS_EDGE, MHA, NO_BASIS, NOT_LOOKED_AFTER, PRESENT,
+    AGEING_IN_CARE, CARE_ORDER, DIRECT_ENTRY, DOL, FUTURE, GONE, INITIAL_EDGE, INITIAL_IN_CARE, JOINS_EDGE, MHA, NO_BASIS, NOT_LOOKED_AFTER, PRESENT,
     REMAND, S20, S25, SENTENCE, WEEKS_PER_YEAR, Children, initial_placement_types,
     make_geography, synthesise, weekly_dynamics,
 )
@@ -82,6 +82,9 @@ class CarePathwaysModel(mesa.Model):
         self.in_care_this_year = np.zeros(ch.n, bool)
         self.three_plus_by_year: list[tuple[int, int]] = []
         self.interventions = list(interventions)
+        loc = self.streams.generator("market_location")
+        self.market_location = loc.lognormal(0.0, cfg.placements.market_location_spread,
+                                             (len(PLACEMENT_TYPES), self.geo.n_la))
         self._apply_year(cfg.start_year)
         self._start_population()
         for intervention in self.interventions:
@@ -259,7 +262,12 @@ class CarePathwaysModel(mesa.Model):
                 todo = todo[age[todo] >= self.min_age[ptype]]
                 if len(todo) == 0:
                     continue
-                found = self.capacity.find(ptype, ch.la[idx[todo]], priority[todo])
+                market_ok = None
+                if ptype in (FOSTER_AGENCY, RESIDENTIAL, THERAPEUTIC, SUPPORTED):
+                    market_ok = self.streams.uniform(f"provider_accepts:{ptype}", self.week, idx[todo]) >= (
+                        self.cfg.placements.market_refusal * priority[todo] ** 2
+                        * (1 + ch.has("risk_to_others", idx[todo])))
+                found = self.capacity.find(ptype, ch.la[idx[todo]], priority[todo], market_ok=market_ok)
                 got = todo[found.placed]
                 new_type[got] = ptype
                 new_la[got] = found.la[found.placed]
@@ -346,10 +354,10 @@ class CarePathwaysModel(mesa.Model):
             # One rounding draw per type for the whole run, so the split across LAs is stable by year.
             rng = self.streams.generator(f"capacity:{t}")
             national = max(places, 0.0) * self.scale
-            split = stochastic_round(national * w, rng)
-            in_house = np.floor(split * p.in_house_share).astype(np.int64)
+            in_house = stochastic_round(national * p.in_house_share * w, rng)
+            market_w = w * self.market_location[i]
             cap.in_house[i] = in_house
-            cap.market[i] = split - in_house
+            cap.market[i] = stochastic_round(national * (1 - p.in_house_share) * market_w / market_w.sum(), rng)
             ext = schedule_value(p.external_occupancy_by_year, year) if p.external_occupancy_by_year else 0.0
             cap.external[i] = stochastic_round(ext * self.scale * w, self.streams.generator(f"external:{t}"))
 
@@ -396,6 +404,12 @@ class CarePathwaysModel(mesa.Model):
             ch.placement_la[miss] = ch.la[miss]
             ch.provider[miss] = MARKET
         ch.placement_start[start] = -rng.integers(0, WEEKS_PER_YEAR, len(start))
+        # Start children in care near the distress their placement implies (its unmet needs), keeping
+        # each child's own deviation, so the run does not open with a drift.
+        dc = cfg.distress
+        settled = dc.baseline + ch.need_load[care] * (1 - self.fit[ch.placement[care]])
+        deviation = ch.distress[care] - (dc.baseline + ch.need_load[care])
+        ch.distress[care] = np.clip(settled + deviation, 0, 1)
         # Legal bases at the start (order terms part-way through).
         o = cfg.orders
         in_secure = care[ch.placement[care] == SECURE]
@@ -425,6 +439,12 @@ class CarePathwaysModel(mesa.Model):
         end = int(np.searchsorted(ch.arrival_week, w, side="right"))
         new = np.arange(self._next_arrival, end)
         self._next_arrival = end
+        joiners = new[ch.arrival_kind[new] == JOINS_EDGE]
+        if len(joiners):
+            # The edge of care is kept at its stated size: joiners arrive only while there is room.
+            act = self.present_children()
+            room = max(self.facts["n_edge"] - int((ch.legal[act] == NOT_LOOKED_AFTER).sum()), 0)
+            new = np.concatenate([new[ch.arrival_kind[new] != JOINS_EDGE], joiners[:room]])
         if len(new) == 0:
             return
         ch.status[new] = PRESENT
@@ -435,8 +455,16 @@ class CarePathwaysModel(mesa.Model):
         ch.provider[new] = MARKET
         ch.placement_start[new] = w
         self.tally.add("arrivals", len(new))
-        into_care = new[ch.arrival_kind[new] != JOINS_EDGE]
-        self.enter_care(into_care, "entry", self.agency_uid("childrens_social_care", into_care))
+        entering = new[ch.arrival_kind[new] == DIRECT_ENTRY]
+        self.enter_care(entering, "entry", self.agency_uid("childrens_social_care", entering))
+        # Ageing in: children already looked after turn 10 and join the simulated population in care.
+        ageing_in = new[ch.arrival_kind[new] == AGEING_IN_CARE]
+        if len(ageing_in):
+            s20 = self.streams.uniform("legal_status", w, ageing_in) < self.cfg.population.s20_share
+            ch.legal[ageing_in] = np.where(s20, S20, CARE_ORDER)
+            self.changed_population()
+            self.in_care_this_year[ageing_in] = True
+            self.place(ageing_in, ag.pathway_placement(self, ageing_in, w), "entry", count_as_move=False)
 
     def _ageing_out(self, w: int) -> None:
         ch = self.children

@@ -111,10 +111,13 @@ class Capacity:
 
     # ---------------------------------------------------------------- search
     def find(self, ptype: int, child_la: np.ndarray, priority: np.ndarray, *,
-             in_region_only: bool = False, national_only: bool = False) -> Found:
+             in_region_only: bool = False, national_only: bool = False, market_ok: np.ndarray | None = None
+             ) -> Found:
         """Find a place of one type for each request: own LA, then own region, then England.
 
         Requests compete in order of priority (higher first); places found are taken at once.
+        ``market_ok`` False marks children independent providers will not take: only the LA's own
+        in-house places are open to them.
         """
         n = len(child_la)
         placed = np.zeros(n, bool)
@@ -126,21 +129,27 @@ class Capacity:
             return Found(np.ones(n, bool), child_la.astype(np.int64), np.full(n, MARKET, np.int8))
         if not national_only:
             # 1-2. the LA's own in-house places, then market places inside the LA
-            self._take_local(ptype, child_la, priority, placed, la, provider)
+            self._take_local(ptype, child_la, priority, placed, la, provider, market_ok)
+        if market_ok is not None:
+            placed |= ~market_ok  # refused by the market: no further search (undone below)
+        if not national_only:
             # 3. market places elsewhere in the region (out of area)
             self._take_pooled(ptype, self.la_region[child_la], priority, placed, la, provider, by_region=True)
         if not in_region_only:
             # 4. market places anywhere in England (out of area, often far)
             self._take_pooled(ptype, np.zeros(n, np.int64), priority, placed, la, provider, by_region=False)
+        if market_ok is not None:
+            placed &= la >= 0
         return Found(placed, la, provider)
 
-    def _take_local(self, ptype, child_la, priority, placed, la, provider) -> None:
+    def _take_local(self, ptype, child_la, priority, placed, la, provider, market_ok=None) -> None:
         """Places inside the child's own LA: its in-house places first, then market places there."""
         free_in = self.free_in_house(ptype)
         free_all = free_in + self.free_market(ptype)
         keys = child_la
         rank = rank_within_groups(keys, priority)
-        ok = rank < free_all[keys]
+        limit = free_all[keys] if market_ok is None else np.where(market_ok, free_all[keys], free_in[keys])
+        ok = rank < limit
         if not ok.any():
             return
         got = np.flatnonzero(ok)
