@@ -435,7 +435,7 @@ def allocate_secure_beds(model, w: int) -> None:
     act = model.present_children()
     queue = act[(ch.secure_referral_week[act] >= 0) & (ch.placement[act] != SECURE)]
     thr = model.child_threshold("secure", queue)
-    withdrawn = queue[ch.distress[queue] < thr - cfg.pathway.step_down_margin]
+    withdrawn = queue[ch.distress[queue] < thr - o.dol_discharge_margin]
     ch.secure_referral_week[withdrawn] = -1
     model.events.add(w, withdrawn, "withdrawal", to_type=SECURE, reason="distress_fell",
                      agency=model.agency_uid(CSC, withdrawn))
