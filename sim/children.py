@@ -82,23 +82,23 @@ class Children:
         self.scar = np.zeros(n, np.float64)  # lasting harm from moves and restriction
         self.status = np.zeros(n, np.int8)
         self.legal = np.zeros(n, np.int8)
-        self.basis = np.zeros(n, np.int8)
+        self.basis = np.zeros(n, np.int64)  # int64: used as an index, and NumPy indexes fastest with intp
         self.order_id = i32(-1)
         self.order_start = i32(-1)
         self.order_until = i32(-1)  # expiry (s25), next review (DoL), release (custody)
         self.basis_start = i32(-1)
-        self.placement = np.zeros(n, np.int8)
+        self.placement = np.zeros(n, np.int64)
         self.placement_la = np.zeros(n, np.int64)
         self.provider = np.full(n, NO_PROVIDER, np.int8)
         self.placement_start = i32()
         self.weekly_cost = np.zeros(n, np.float64)
-        self.payer_mix = np.zeros(n, np.int8)  # row of the payer-share table (sim.costs)
+        self.payer_mix = np.zeros(n, np.int64)  # row of the payer-share table (sim.costs)
         self.support_until = i32(-1)  # flexible community support (children's social care)
         self.camhs_until = i32(-1)  # community mental-health support (CAMHS)
         self.secure_referral_week = i32(-1)
         self.tier4_referral_week = i32(-1)
         self.ready_for_discharge_week = i32(-1)
-        self.pending_type = np.full(n, -1, np.int8)  # a two-payer package awaiting funding agreement
+        self.pending_type = np.full(n, -1, np.int64)  # a two-payer package awaiting funding agreement
         self.pending_week = i32(-1)
         self.dol_refused_week = i32(-1)
         self.calm_weeks = i32()
@@ -171,10 +171,10 @@ def synthesise(cfg: CarePathwaysConfig, geo: Geography, streams: Streams, n_week
     # The edge-of-care pool is refilled as children leave it (into care, ageing out, needs met).
     edge_entries_per_year = schedule_value(pop.starts_by_year, y0) * (
         pop.start_share_10_to_15 + pop.start_share_16_17) * pop.edge_share_of_entries
-    # Potential joiners are generated at 1.5 times the expected turnover; only those needed to keep the
+    # Potential joiners are generated at 1.2 times the expected turnover; only those needed to keep the
     # pool at its stated size arrive (the rest never appear), so the pool stays the size assumed.
     pool_turnover = pop.edge_pool_leave_per_year + 1 / 8 + edge_entries_per_year / pop.edge_of_care_pool
-    joins_edge = _poisson_arrivals(np.full(n_weeks, 1.5 * n_edge * pool_turnover / WEEKS_PER_YEAR), rng)
+    joins_edge = _poisson_arrivals(np.full(n_weeks, 1.2 * n_edge * pool_turnover / WEEKS_PER_YEAR), rng)
 
     parts = [
         (INITIAL_IN_CARE, np.zeros(n_care, np.int64)),
@@ -278,31 +278,24 @@ def weekly_dynamics(cfg: CarePathwaysConfig, ch: Children, idx: np.ndarray, week
     distress, and restriction contains them in the short term.
     """
     dc, s = cfg.distress, cfg.safety
-    n = int(idx[-1]) + 1 if len(idx) else 0
-    # Work on the contiguous prefix of ids that have arrived (cheaper than gathering by id).
-    d = ch.distress[:n]
-    place = ch.placement[:n]
-    unmet = ch.need_load[:n] * (1.0 - fit[place])
-    support = (ch.support_until[:n] > week).astype(np.float64)
-    support += ch.camhs_until[:n] > week
-    crisis = d >= dc.crisis_threshold
-    support *= dc.support_effect * np.where(crisis, 1.0 - dc.crisis_response_penalty, 1.0)
-    target = dc.baseline + unmet + ch.scar[:n] - support
+    d = ch.distress[idx]
+    place = ch.placement[idx]
+    basis = ch.basis[idx]
+    unmet = ch.need_load[idx] * (1.0 - fit[place])
+    support = (ch.support_until[idx] > week).astype(np.float64)
+    support += ch.camhs_until[idx] > week
+    support *= np.where(d >= dc.crisis_threshold, dc.support_effect * (1.0 - dc.crisis_response_penalty),
+                        dc.support_effect)
+    scar = ch.scar[idx]
+    target = dc.baseline + unmet + scar - support
     u_noise, u_harm = streams.uniform2("distress_and_harm", week, idx)
     # Uniform noise with the stated standard deviation (sqrt(12) * sd over a unit interval).
-    noise = np.zeros(n)
-    noise[idx] = (u_noise - 0.5) * (dc.noise_sd * np.sqrt(12.0))
-    new = d + dc.reversion_per_week * (target - d) + noise
-    np.clip(new, 0.0, 1.0, out=new)
-    present = np.zeros(n, bool)
-    present[idx] = True
-    ch.distress[:n] = np.where(present, new, d)
-    basis = ch.basis[:n]
-    scar = ch.scar[:n] * (1.0 - dc.scar_decay_per_week) + dc.scar_per_week_deprived * (basis != NO_BASIS)
-    ch.scar[:n] = np.where(present, scar, ch.scar[:n])
-    # Harm this week, from the distress the child starts the week with.
+    new = d + dc.reversion_per_week * (target - d) + (u_noise - 0.5) * (dc.noise_sd * np.sqrt(12.0))
+    ch.distress[idx] = np.clip(new, 0.0, 1.0)
+    ch.scar[idx] = scar * (1.0 - dc.scar_decay_per_week) + dc.scar_per_week_deprived * (basis != NO_BASIS)
+    # Harm this week, from the distress the child started the week with.
     p = (s.harm_base_per_week + s.harm_distress_slope * d * d) * (1.0 - containment[place])
-    p *= np.where(basis == DOL, 1.0 - s.dol_containment, 1.0)
-    hit = idx[u_harm < p[idx]]
+    p[basis == DOL] *= 1.0 - s.dol_containment
+    hit = idx[u_harm < p]
     ch.harm_incidents[hit] += 1
     return hit

@@ -60,6 +60,7 @@ class CarePathwaysModel(mesa.Model):
         ch = self.children
         self.present = np.zeros(ch.n, bool)
         self._present_ids = self._in_care_ids = None
+        self._departed = False
         self.capacity = Capacity(len(PLACEMENT_TYPES), self.geo.la_region, len(REGIONS))
         for t in PLACEMENT_TYPES:
             self.capacity.unlimited[PLACEMENT_TYPES.index(t)] = getattr(cfg.placements, t).unlimited
@@ -127,9 +128,12 @@ class CarePathwaysModel(mesa.Model):
 
     # ================================================================== primitives
     def present_children(self) -> np.ndarray:
-        """Ids of children present now (cached until someone arrives, leaves, enters or leaves care)."""
+        """Ids of children present now, in id order (kept up to date as children arrive and leave)."""
         if self._present_ids is None:
             self._present_ids = np.flatnonzero(self.present)
+        elif self._departed:
+            self._present_ids = self._present_ids[self.present[self._present_ids]]
+        self._departed = False
         return self._present_ids
 
     def in_care_children(self) -> np.ndarray:
@@ -138,8 +142,11 @@ class CarePathwaysModel(mesa.Model):
             self._in_care_ids = act[self.children.legal[act] != NOT_LOOKED_AFTER]
         return self._in_care_ids
 
-    def changed_population(self) -> None:
-        self._present_ids = None
+    def changed_population(self, departed: bool = False, arrived: np.ndarray | None = None) -> None:
+        """Invalidate the cached id lists (arrivals have higher ids than anyone present, so append)."""
+        if arrived is not None and self._present_ids is not None:
+            self._present_ids = np.concatenate([self.present_children(), arrived])
+        self._departed = self._departed or departed
         self._in_care_ids = None
 
     def child_threshold(self, name: str, idx: np.ndarray) -> np.ndarray:
@@ -332,7 +339,7 @@ class CarePathwaysModel(mesa.Model):
         ch.tier4_referral_week[idx] = -1
         ch.pending_type[idx] = -1
         self.present[idx] = False
-        self.changed_population()
+        self.changed_population(departed=True)
         self.tally.add("departures", len(idx))
 
     # ================================================================== set-up and schedules
@@ -449,7 +456,7 @@ class CarePathwaysModel(mesa.Model):
             return
         ch.status[new] = PRESENT
         self.present[new] = True
-        self.changed_population()
+        self.changed_population(arrived=np.sort(new))
         ch.placement[new] = FAMILY
         ch.placement_la[new] = ch.la[new]
         ch.provider[new] = MARKET

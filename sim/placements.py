@@ -146,6 +146,8 @@ class Capacity:
         """Places inside the child's own LA: its in-house places first, then market places there."""
         free_in = self.free_in_house(ptype)
         free_all = free_in + self.free_market(ptype)
+        if not free_all.any():
+            return
         keys = child_la
         rank = rank_within_groups(keys, priority)
         limit = free_all[keys] if market_ok is None else np.where(market_ok, free_all[keys], free_in[keys])
@@ -166,6 +168,8 @@ class Capacity:
             return
         free = self.free_market(ptype)[self.la_by_region]
         cum = np.cumsum(free)
+        if cum[-1] == 0:
+            return  # the market is full everywhere
         if by_region:
             ends = self.region_end
             before = np.where(self.region_start > 0, cum[self.region_start - 1], 0)
