@@ -221,6 +221,18 @@ from sim.placements import (  # noqa: E402
 )
 
 CSC = "childrens_social_care"
+
+
+def la_will_fund(model, idx: np.ndarray, decision: str) -> np.ndarray:
+    """Whether each child's LA takes on a cost it would otherwise not carry, this week.
+
+    An LA running over its budget is less ready to fund a place the NHS is paying for meanwhile (a
+    Tier 4 patient ready for discharge): each agency weighs its own payer's cost.
+    """
+    ch = model.children
+    pressure = model.roster.pressure[CSC][ch.la[idx]]
+    loss = model.cfg.agencies.budget_pressure_flexibility_loss
+    return model.streams.uniform(decision, model.week, idx) >= loss * pressure
 RESTRICTIVE = (TIER4, SECURE, CUSTODY)
 
 
@@ -240,23 +252,26 @@ def pathway_placement(model, idx: np.ndarray, w: int) -> np.ndarray:
     return np.where(high, RESIDENTIAL, low).astype(np.int64)
 
 
-def edge_hazard_scale(model) -> tuple[float, float]:
-    """Scale of the weekly entry hazard so that entries from the edge match the published figure.
+def edge_hazard_scale(model) -> tuple[np.ndarray, float]:
+    """Scale of the weekly entry hazard, per age band, so that entries from the edge match T2-017.
 
-    Entries from the pool are ``edge_share_of_entries`` of the 10-17 starts (T2-017) at the start
-    year's distress; afterwards the hazard follows each child's distress, so a scenario that lowers
-    distress lowers entries.
+    Entries from the pool are ``edge_share_of_entries`` of the 10-15 and 16-17 starts (T2-017) at the
+    start year's distress; afterwards the hazard follows each child's distress, so a scenario that
+    lowers distress lowers entries.  Returns (scale for 10-15, scale for 16-17) and the reference distress.
     """
-    ch = model.children
+    ch, pop = model.children, model.cfg.population
     act = model.present_children()
     pool = act[ch.legal[act] == NOT_LOOKED_AFTER]
     if len(pool) == 0:
-        return 0.0, 0.0
+        return np.zeros(2), 0.0
     d = ch.distress[pool]
     ref = float(d.mean())
-    slope = model.cfg.population.edge_entry_distress_slope
-    weekly = model.facts["edge_entries_per_year"] / WEEKS_PER_YEAR
-    return weekly / float(np.exp(slope * (d - ref)).sum()), ref
+    weight = np.exp(pop.edge_entry_distress_slope * (d - ref))
+    older = ch.age_years(pool, 0) >= 16
+    starts = schedule_value(pop.starts_by_year, model.cfg.start_year) * pop.edge_share_of_entries * model.scale
+    target = np.array([pop.start_share_10_to_15, pop.start_share_16_17]) * starts / WEEKS_PER_YEAR
+    have = np.array([weight[~older].sum(), weight[older].sum()])
+    return np.divide(target, have, out=np.zeros(2), where=have > 0), ref
 
 
 def edge_of_care(model, w: int) -> None:
@@ -267,7 +282,8 @@ def edge_of_care(model, w: int) -> None:
     pool = act[ch.legal[act] == NOT_LOOKED_AFTER]
     pool = pool[ch.placement[pool] == FAMILY]
     scale, ref = model.edge_hazard_scale
-    p = np.minimum(scale * np.exp(pop.edge_entry_distress_slope * (ch.distress[pool] - ref)), 1.0)
+    band_scale = scale[(ch.age_years(pool, w) >= 16).astype(np.int64)]
+    p = np.minimum(band_scale * np.exp(pop.edge_entry_distress_slope * (ch.distress[pool] - ref)), 1.0)
     enter = pool[model.streams.uniform("edge_entry", w, pool) < p]
     noticed_by_police = ch.has("going_missing", enter) | ch.has("risk_to_others", enter)
     agency = np.where(noticed_by_police, model.agency_uid("police", enter), model.agency_uid("education", enter))

@@ -150,12 +150,13 @@ def review_orders(model, w: int) -> None:
     ch.ready_for_discharge_week[newly] = w
     if len(ready):
         looked_after = ready[ch.legal[ready] != NOT_LOOKED_AFTER]
-        moved = model.place(looked_after, ag.pathway_placement(model, looked_after, w), "discharge_ready",
-                            planned=True)
-        out = looked_after[moved]
+        # The LA, not the NHS, pays for the step-down place: it weighs that cost against its budget.
+        seeking = looked_after[ag.la_will_fund(model, looked_after, "fund_step_down")]
+        moved = model.place(seeking, ag.pathway_placement(model, seeking, w), "discharge_ready", planned=True)
+        out = seeking[moved]
         home = ready[ch.legal[ready] == NOT_LOOKED_AFTER]
         model.place(home, np.zeros(len(home), np.int64), "discharge_ready", count_as_move=False)
         out = np.concatenate([out, home])
         end_orders(model, out[ch.basis[out] == MHA], "discharge", "discharge_ready")
         ch.ready_for_discharge_week[out] = -1
-        model.tally.add("delayed_discharge_weeks", len(looked_after) - int(moved.sum()))
+        model.tally.add("delayed_discharge_weeks", len(looked_after) - len(out) + len(home))

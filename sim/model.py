@@ -100,6 +100,7 @@ class CarePathwaysModel(mesa.Model):
         if w > 0 and w % WEEKS_PER_YEAR == 0:
             self._new_year(self.cfg.start_year + w // WEEKS_PER_YEAR)
         self.tally = Tally()
+        self.capacity.settle()
         self.roster.new_week()
         for intervention in self.interventions:
             intervention.apply(self, w)
@@ -363,10 +364,13 @@ class CarePathwaysModel(mesa.Model):
             national = max(places, 0.0) * self.scale
             in_house = stochastic_round(national * p.in_house_share * w, rng)
             market_w = w * self.market_location[i]
-            cap.in_house[i] = in_house
-            cap.market[i] = stochastic_round(national * (1 - p.in_house_share) * market_w / market_w.sum(), rng)
+            market = stochastic_round(national * (1 - p.in_house_share) * market_w / market_w.sum(), rng)
+            # Children from outside the population fill market places where those places are.
             ext = schedule_value(p.external_occupancy_by_year, year) if p.external_occupancy_by_year else 0.0
-            cap.external[i] = stochastic_round(ext * self.scale * w, self.streams.generator(f"external:{t}"))
+            share = market / max(market.sum(), 1)
+            external = np.minimum(stochastic_round(ext * self.scale * share, self.streams.generator(f"external:{t}")),
+                                  market)
+            cap.set_places(i, in_house, market, external)
 
     def _new_year(self, year: int) -> None:
         ch = self.children

@@ -75,10 +75,28 @@ class Capacity:
         self.used_in_house = np.zeros(shape, np.int64)
         self.used_market = np.zeros(shape, np.int64)
         self.unlimited = np.zeros(n_types, bool)
+        # Places a schedule has cut but a child still occupies: they close when the child leaves.
+        self.target_in_house = np.zeros(shape, np.int64)
+        self.target_market = np.zeros(shape, np.int64)
         # LAs ordered by region, so a region's places are one contiguous run of a cumulative sum.
         self.la_by_region = np.argsort(la_region, kind="stable")
         self.region_start = np.searchsorted(la_region[self.la_by_region], np.arange(n_regions))
         self.region_end = np.append(self.region_start[1:], self.n_la)
+
+    # ---------------------------------------------------------------- schedules
+    def set_places(self, ptype: int, in_house: np.ndarray, market: np.ndarray, external: np.ndarray) -> None:
+        """New commissioned places for a type (a year's schedule). Occupied places above a cut stay
+        open until their child leaves (nobody is evicted); they then close (``settle``)."""
+        self.target_in_house[ptype] = in_house
+        self.target_market[ptype] = market
+        self.external[ptype] = external
+        self.in_house[ptype] = np.maximum(in_house, self.used_in_house[ptype])
+        self.market[ptype] = np.maximum(market, self.used_market[ptype] + external)
+
+    def settle(self) -> None:
+        """Close places above the schedule that have been vacated."""
+        self.in_house = np.maximum(self.target_in_house, np.minimum(self.in_house, self.used_in_house))
+        self.market = np.maximum(self.target_market, np.minimum(self.market, self.used_market + self.external))
 
     # ---------------------------------------------------------------- bookkeeping
     def occupy(self, ptype: np.ndarray, la: np.ndarray, provider: np.ndarray, sign: int) -> None:
