@@ -217,7 +217,7 @@ from sim.children import (  # noqa: E402
 from sim.config import schedule_value  # noqa: E402
 from sim.placements import (  # noqa: E402
     CUSTODY, FAMILY, FOSTER_AGENCY, FOSTER_INHOUSE, RESIDENTIAL, SECURE, SUPPORTED, THERAPEUTIC, TIER4,
-    UNREGISTERED,
+    UNREGISTERED, of_type,
 )
 
 CSC = "childrens_social_care"
@@ -288,7 +288,7 @@ def edge_of_care(model, w: int) -> None:
     noticed_by_police = ch.has("going_missing", enter) | ch.has("risk_to_others", enter)
     agency = np.where(noticed_by_police, model.agency_uid("police", enter), model.agency_uid("education", enter))
     model.enter_care(enter, "crisis", agency)
-    rest = pool[~np.isin(pool, enter)]
+    rest = pool[ch.legal[pool] == NOT_LOOKED_AFTER]
     calm = rest[ch.distress[rest] < pop.return_home_max_distress]
     leave = calm[model.streams.uniform("edge_leave", w, calm) < pop.edge_pool_leave_per_year / WEEKS_PER_YEAR]
     model.events.add(w, leave, "leaves_edge_of_care", from_type=FAMILY, reason="needs_met",
@@ -341,7 +341,7 @@ def escalate_crises(model, w: int) -> None:
     ch, cfg, roster = model.children, model.cfg, model.roster
     act = model.present_children()
     ic = act[ch.legal[act] != NOT_LOOKED_AFTER]
-    ic = ic[~np.isin(ch.placement[ic], RESTRICTIVE)]
+    ic = ic[~of_type(ch.placement[ic], *RESTRICTIVE)]
     d = ch.distress[ic]
 
     # Tier 4: mental-health crises, judged by CAMHS against its own risk tolerance.
@@ -368,7 +368,7 @@ def escalate_crises(model, w: int) -> None:
     model.tally.add("secure_referrals", len(refer))
 
     # Specialist therapeutic care: a tailored response a flexible LA seeks for a child in crisis in a home.
-    in_home = ic[np.isin(ch.placement[ic], (RESIDENTIAL, UNREGISTERED))]
+    in_home = ic[of_type(ch.placement[ic], RESIDENTIAL, UNREGISTERED)]
     needs = ch.has("mental_health", in_home) | ch.has("trauma", in_home)
     cand = in_home[needs & (ch.distress[in_home] >= cfg.distress.crisis_threshold) & (ch.pending_type[in_home] < 0)
                    & (ch.secure_referral_week[in_home] < 0)]
@@ -378,7 +378,7 @@ def escalate_crises(model, w: int) -> None:
 
     # Police and youth justice: arrest at crisis, then remand to custody or not.
     harmful = act[ch.has("risk_to_others", act) & (ch.distress[act] >= cfg.distress.crisis_threshold)
-                  & (ch.placement[act] != CUSTODY) & ~np.isin(ch.basis[act], (S25, MHA))]
+                  & (ch.placement[act] != CUSTODY) & (ch.basis[act] != S25) & (ch.basis[act] != MHA)]
     p_arrest = cfg.youth_justice.arrest_per_week_at_crisis * 2 * (1 - roster.risk_tolerance["police"][ch.region[harmful]])
     arrested = harmful[model.streams.uniform("arrest", w, harmful) < p_arrest]
     p_remand = cfg.youth_justice.remand_probability * 2 * (1 - roster.risk_tolerance["youth_justice"][ch.region[arrested]])
@@ -418,8 +418,8 @@ def tier4_admissions(model, w: int) -> None:
     ch.tier4_referral_week[withdrawn] = -1
     model.events.add(w, withdrawn, "withdrawal", to_type=TIER4, reason="distress_fell",
                      agency=model.agency_uid("camhs", withdrawn))
-    waiting = waiting[~np.isin(waiting, withdrawn)]
-    waiting = waiting[~np.isin(ch.placement[waiting], RESTRICTIVE)]
+    waiting = waiting[ch.tier4_referral_week[waiting] >= 0]
+    waiting = waiting[~of_type(ch.placement[waiting], *RESTRICTIVE)]
     found = model.capacity.find(TIER4, ch.la[waiting], ch.distress[waiting])
     got = waiting[found.placed]
     model.tally.add("waiting_tier4", len(waiting) - len(got))
@@ -455,8 +455,8 @@ def allocate_secure_beds(model, w: int) -> None:
     ch.secure_referral_week[withdrawn] = -1
     model.events.add(w, withdrawn, "withdrawal", to_type=SECURE, reason="distress_fell",
                      agency=model.agency_uid(CSC, withdrawn))
-    waiting = queue[~np.isin(queue, withdrawn)]
-    waiting = waiting[~np.isin(ch.placement[waiting], (TIER4, CUSTODY))]
+    waiting = queue[ch.secure_referral_week[queue] >= 0]
+    waiting = waiting[~of_type(ch.placement[waiting], TIER4, CUSTODY)]
     swcu = model.roster.uid["secure_welfare_unit"][0]
 
     free = int(model.capacity.free_market(SECURE).sum())
@@ -487,7 +487,7 @@ def allocate_secure_beds(model, w: int) -> None:
         model.set_basis(g, S25, until=w + o.s25_initial_weeks)
         grant_event(model, g, "s25")
         ch.secure_referral_week[g] = -1
-        waiting = waiting[~np.isin(waiting, g)]
+        waiting = waiting[ch.secure_referral_week[waiting] >= 0]
     model.tally.add("waiting_secure_home", len(waiting))
 
     # Not offered a secure bed in time: the LA applies for a DoL order for whatever placement it can find.
@@ -501,7 +501,7 @@ def allocate_secure_beds(model, w: int) -> None:
     ch.dol_refused_week[apply[~granted]] = w
     g = apply[granted]
     model.set_basis(g, DOL, until=w + o.dol_review_weeks)
-    elsewhere = g[~np.isin(ch.placement[g], (RESIDENTIAL, THERAPEUTIC, UNREGISTERED))]
+    elsewhere = g[~of_type(ch.placement[g], RESIDENTIAL, THERAPEUTIC, UNREGISTERED)]
     model.place(elsewhere, np.full(len(elsewhere), RESIDENTIAL), "order_made")
     grant_event(model, g, "dol")
 
@@ -516,8 +516,8 @@ def funding_agreements(model, w: int) -> None:
     thr = model.child_threshold("residential", pend)
     cancel = pend[ch.distress[pend] < thr - model.cfg.pathway.step_down_margin]
     ch.pending_type[cancel] = -1
-    pend = pend[~np.isin(pend, cancel)]
-    pend = pend[~np.isin(ch.placement[pend], RESTRICTIVE)]
+    pend = pend[ch.pending_type[pend] >= 0]
+    pend = pend[~of_type(ch.placement[pend], *RESTRICTIVE)]
     due = pend[ch.pending_week[pend] <= w]
     model.tally.add("funding_agreement_waits", len(pend) - len(due))
     if len(due) == 0:
@@ -536,11 +536,11 @@ def step_down(model, w: int) -> None:
     calm = ch.distress[ic] < thr - pw.step_down_margin
     ch.calm_weeks[ic] = np.where(calm, ch.calm_weeks[ic] + 1, 0)
     free_of_orders = (ch.basis[ic] == NO_BASIS) & (ch.pending_type[ic] < 0)
-    homes = np.isin(ch.placement[ic], (RESIDENTIAL, THERAPEUTIC, UNREGISTERED))
+    homes = of_type(ch.placement[ic], RESIDENTIAL, THERAPEUTIC, UNREGISTERED)
     ready = ic[homes & free_of_orders & (ch.calm_weeks[ic] >= pw.step_down_weeks)]
     model.place(ready, pathway_placement(model, ready, w), "step_down", planned=True)
     unregistered = ic[(ch.placement[ic] == UNREGISTERED) & ~calm]
-    unregistered = unregistered[np.isin(unregistered, ready, invert=True)]
+    unregistered = unregistered[ch.placement[unregistered] == UNREGISTERED]  # not just stepped down
     model.place(unregistered, np.full(len(unregistered), RESIDENTIAL), "out_of_registered", planned=True)
 
 
@@ -548,8 +548,8 @@ def returns_home(model, w: int) -> None:
     """Settled looked-after children return home and leave care (they stay on the edge of care)."""
     ch, pop = model.children, model.cfg.population
     ic = model.in_care_children()
-    ok = (ch.basis[ic] == NO_BASIS) & np.isin(ch.placement[ic], (FAMILY, FOSTER_INHOUSE, FOSTER_AGENCY, RESIDENTIAL,
-                                                                 SUPPORTED))
+    ok = (ch.basis[ic] == NO_BASIS) & of_type(ch.placement[ic], FAMILY, FOSTER_INHOUSE, FOSTER_AGENCY, RESIDENTIAL,
+                                                         SUPPORTED)
     ok &= (ch.distress[ic] < pop.return_home_max_distress) & (ch.pending_type[ic] < 0)
     ok &= (ch.secure_referral_week[ic] < 0) & (ch.tier4_referral_week[ic] < 0)
     cand = ic[ok]

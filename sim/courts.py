@@ -131,7 +131,7 @@ def review_orders(model, w: int) -> None:
                     until=w + _geometric(model, "sentence_length", sentenced, cfg.youth_justice.sentence_weeks_mean))
     model.events.add(w, sentenced, "sentence", order_id=ch.order_id[sentenced], basis=SENTENCE, from_type=CUSTODY,
                      reason="custody", agency=model.agency_uid("youth_justice", sentenced))
-    released = np.concatenate([remand[~np.isin(remand, sentenced)], due[basis == SENTENCE]])
+    released = np.concatenate([remand[ch.basis[remand] == REMAND], due[basis == SENTENCE]])
     if len(released):
         model.events.add(w, released, "release", order_id=ch.order_id[released], basis=ch.basis[released],
                          from_type=CUSTODY, reason="custody", agency=model.agency_uid("youth_justice", released))

@@ -24,7 +24,7 @@ from sim.costs import Ledger, Prices
 from sim.outputs import RS, EventLog, Tally, WeeklyTable
 from sim.placements import (
     CUSTODY, FAMILY, FOSTER_AGENCY, FOSTER_INHOUSE, MARKET, NO_PROVIDER, PLACEMENT_TYPES, RESIDENTIAL, SECURE,
-    SUPPORTED, THERAPEUTIC, TIER4, UNREGISTERED, Capacity, stochastic_round,
+    SUPPORTED, THERAPEUTIC, TIER4, UNREGISTERED, Capacity, of_type, stochastic_round,
 )
 from sim.randomness import Streams
 
@@ -434,7 +434,7 @@ class CarePathwaysModel(mesa.Model):
         self.set_basis(custody[~remand], SENTENCE, until=rng.integers(1, 26, int((~remand).sum())))
         # Children already under DoL orders (T7-015: at least 1,000, about half in unregistered settings).
         n_dol = int(round(o.initial_dol_children * self.scale))
-        homes = care[np.isin(ch.placement[care], (RESIDENTIAL, THERAPEUTIC, UNREGISTERED))]
+        homes = care[of_type(ch.placement[care], RESIDENTIAL, THERAPEUTIC, UNREGISTERED)]
         chosen = homes[np.argsort(-ch.distress[homes])[:n_dol]]
         self.set_basis(chosen, DOL, until=rng.integers(1, o.dol_review_weeks + 1, len(chosen)))
         for b in (S25, MHA, REMAND, SENTENCE, DOL):

@@ -36,6 +36,13 @@ LA_PAYER, NHS_PAYER, JUSTICE_PAYER, EDUCATION_PAYER = range(4)
 IN_HOUSE, MARKET, NO_PROVIDER = 0, 1, 2
 
 
+def of_type(ptype: np.ndarray, *types: int) -> np.ndarray:
+    """Whether each placement is one of the given types (a table lookup: faster than np.isin)."""
+    table = np.zeros(len(PLACEMENT_TYPES), bool)
+    table[list(types)] = True
+    return table[ptype]
+
+
 @dataclass
 class Found:
     """Result of a search: for each request, whether it was placed, where, and by which kind of provider."""
