@@ -231,7 +231,7 @@ def la_will_fund(model, idx: np.ndarray, decision: str) -> np.ndarray:
     """
     ch = model.children
     pressure = model.roster.pressure[CSC][ch.la[idx]]
-    loss = model.cfg.agencies.budget_pressure_flexibility_loss
+    loss = model.cfg.agencies.budget_pressure_flexibility_loss * model.levers.own_cost_weight
     return model.streams.uniform(decision, model.week, idx) >= loss * pressure
 RESTRICTIVE = (TIER4, SECURE, CUSTODY)
 
@@ -303,7 +303,10 @@ def _offer_support(model, kind: str, idx: np.ndarray, decision: str, until_attr:
         return np.zeros(0, bool)
     area = model.roster.area_of(kind, ch.la[idx], ch.region[idx])
     until = getattr(ch, until_attr)
-    willing = (model.streams.uniform(decision, w, idx) < model.roster.effective_flexibility(kind)[area])
+    flexibility = model.roster.effective_flexibility(kind)[area]
+    if model.levers.flexibility_boost is not None:
+        flexibility = np.minimum(flexibility + model.levers.flexibility_boost[idx], 1.0)
+    willing = model.streams.uniform(decision, w, idx) < flexibility
     willing &= until[idx] <= w
     got = np.zeros(len(idx), bool)
     cand = np.flatnonzero(willing)
@@ -350,6 +353,12 @@ def escalate_crises(model, w: int) -> None:
     noticed = cand[model.streams.uniform("camhs_notice", w, cand) < roster.notice["camhs"][ch.region[cand]]]
     supported = _offer_support(model, "camhs", noticed, "camhs_offer", "camhs_until")
     refer = noticed[~supported]
+    if model.levers.tier4_alternative > 0 and len(refer):
+        # Community therapeutic provision with integrated mental-health teams, instead of Tier 4.
+        alt = refer[(model.streams.uniform("tier4_alternative", w, refer) < model.levers.tier4_alternative)
+                    & (ch.pending_type[refer] < 0)]
+        request_package(model, alt, THERAPEUTIC)
+        refer = refer[ch.pending_type[refer] < 0]
     ch.tier4_referral_week[refer] = w
     model.events.add(w, refer, "tier4_referral", from_type=ch.placement[refer], to_type=TIER4, reason="crisis",
                      agency=model.agency_uid("camhs", refer))
@@ -373,6 +382,8 @@ def escalate_crises(model, w: int) -> None:
     cand = in_home[needs & (ch.distress[in_home] >= cfg.distress.crisis_threshold) & (ch.pending_type[in_home] < 0)
                    & (ch.secure_referral_week[in_home] < 0)]
     flex = roster.effective_flexibility(CSC)[ch.la[cand]]
+    if model.levers.flexibility_boost is not None:
+        flex = np.minimum(flex + model.levers.flexibility_boost[cand], 1.0)
     seek = cand[model.streams.uniform("therapeutic", w, cand) < flex * cfg.pathway.therapeutic_preference]
     request_package(model, seek, THERAPEUTIC)
 
@@ -405,7 +416,10 @@ def request_package(model, idx: np.ndarray, ptype: int) -> None:
         return
     two = model.prices.two_payers(np.full(len(idx), ptype), ch.has("autism_ld", idx))
     ch.pending_type[idx] = ptype
-    ch.pending_week[idx] = np.where(two, w + model.cfg.funding.funding_agreement_weeks, w)
+    delay = model.cfg.funding.funding_agreement_weeks * model.levers.funding_delay_factor
+    if model.levers.child_delay_factor is not None:
+        delay = delay * model.levers.child_delay_factor[idx]
+    ch.pending_week[idx] = np.where(two, w + np.round(delay).astype(np.int64), w)
 
 
 def tier4_admissions(model, w: int) -> None:

@@ -269,7 +269,7 @@ def initial_placement_types(cfg: CarePathwaysConfig, ch: Children, idx: np.ndarr
 
 # ============================================================================ dynamics
 def weekly_dynamics(cfg: CarePathwaysConfig, ch: Children, idx: np.ndarray, week: int, streams: Streams,
-                    fit: np.ndarray, containment: np.ndarray) -> np.ndarray:
+                    fit: np.ndarray, containment: np.ndarray, levers=None) -> np.ndarray:
     """Distress and harm for every present child this week; returns the ids of children harmed.
 
     Distress moves towards what the child's situation implies.  Unmet needs (needs the placement does
@@ -284,8 +284,14 @@ def weekly_dynamics(cfg: CarePathwaysConfig, ch: Children, idx: np.ndarray, week
     unmet = ch.need_load[idx] * (1.0 - fit[place])
     support = (ch.support_until[idx] > week).astype(np.float64)
     support += ch.camhs_until[idx] > week
-    support *= np.where(d >= dc.crisis_threshold, dc.support_effect * (1.0 - dc.crisis_response_penalty),
-                        dc.support_effect)
+    if levers is not None and levers.extra_support is not None:
+        support += levers.extra_support[idx]  # support from an intervention, in units of a package
+    if levers is not None and levers.crisis_penalty_factor is not None:
+        penalty = dc.crisis_response_penalty * levers.crisis_penalty_factor[idx]
+        support *= dc.support_effect * np.where(d >= dc.crisis_threshold, 1.0 - penalty, 1.0)
+    else:
+        support *= np.where(d >= dc.crisis_threshold, dc.support_effect * (1.0 - dc.crisis_response_penalty),
+                            dc.support_effect)
     scar = ch.scar[idx]
     target = dc.baseline + unmet + scar - support
     u_noise, u_harm = streams.uniform2("distress_and_harm", week, idx)

@@ -10,7 +10,7 @@ dataclasses, so an unknown key or a wrong type is caught by Hydra itself, and
 from __future__ import annotations
 
 from dataclasses import dataclass, field, fields, is_dataclass
-from typing import Any, Dict
+from typing import Any, Dict, Optional
 
 from omegaconf import MISSING
 
@@ -239,9 +239,91 @@ class Funding:
 
 
 @dataclass
+class SystemIntegratorsParams:
+    strength: float = MISSING
+    workers: float = MISSING
+    caseload: int = MISSING
+    min_distress: float = MISSING
+    annual_cost_per_worker_gbp: float = MISSING
+    payer: str = MISSING
+    flexibility_boost: float = MISSING
+    crisis_penalty_reduction: float = MISSING
+    funding_delay_reduction: float = MISSING
+
+
+@dataclass
+class EarlyHelpParams:
+    strength: float = MISSING
+    workers: float = MISSING
+    caseload: int = MISSING
+    min_distress: float = MISSING
+    support_packages: float = MISSING
+    weekly_cost_per_child_gbp: float = MISSING
+    payer: str = MISSING
+
+
+@dataclass
+class PooledFundingParams:
+    strength: float = MISSING
+    joint_package_boost: float = MISSING
+    annual_cost_per_la_gbp: float = MISSING
+    payer: str = MISSING
+
+
+@dataclass
+class RegionalCareCooperativeParams:
+    strength: float = MISSING
+    refusal_reduction: float = MISSING
+    added_residential_places: float = MISSING
+    annual_cost_per_region_gbp: float = MISSING
+    payer: str = MISSING
+
+
+@dataclass
+class CommunityTherapeuticProvisionParams:
+    strength: float = MISSING
+    places: float = MISSING
+    tier4_redirect_share: float = MISSING
+    annual_setup_cost_per_place_gbp: float = MISSING
+    payer: str = MISSING
+
+
+@dataclass
+class RiskToleranceShiftParams:
+    strength: float = MISSING
+    shift: float = MISSING
+    annual_cost_gbp: float = MISSING
+    payer: str = MISSING
+
+
+@dataclass
+class SecureBedsExpansionParams:
+    strength: float = MISSING
+    added_places_by_year: Dict[int, float] = MISSING
+    capital_cost_per_place_gbp: float = MISSING
+    payer: str = MISSING
+
+
+@dataclass
+class RegisteredDolHomesParams:
+    strength: float = MISSING
+    places_by_year: Dict[int, float] = MISSING
+    capital_gbp: float = MISSING
+    payer: str = MISSING
+
+
+@dataclass
 class Scenario:
-    name: str = "baseline"
-    description: str = ""
+    """The scenario group: each intervention is present (and so switched on) only when selected."""
+
+    system_integrators: Optional[SystemIntegratorsParams] = None
+    pooled_funding: Optional[PooledFundingParams] = None
+    regional_care_cooperative: Optional[RegionalCareCooperativeParams] = None
+    community_therapeutic_provision: Optional[CommunityTherapeuticProvisionParams] = None
+    risk_tolerance_shift: Optional[RiskToleranceShiftParams] = None
+    secure_beds_expansion: Optional[SecureBedsExpansionParams] = None
+    registered_dol_homes: Optional[RegisteredDolHomesParams] = None
+    early_help: Optional[EarlyHelpParams] = None
 
 
 @dataclass
@@ -288,7 +370,8 @@ _UNIT_INTERVAL = {
     "crisis_response_penalty", "residential_threshold", "tier4_threshold", "secure_threshold",
     "therapeutic_preference", "supported_accommodation_share", "in_house_share", "market_location_spread", "market_refusal", "available_share", "acceptance_base",
     "acceptance_risk_to_others_penalty", "s25_grant_probability", "dol_grant_probability",
-    "mha_detention_share", "arrest_per_week_at_crisis",
+    "mha_detention_share", "strength", "refusal_reduction", "crisis_penalty_reduction",
+    "funding_delay_reduction", "tier4_redirect_share", "joint_package_boost", "shift", "arrest_per_week_at_crisis",
     "remand_probability", "sentence_probability", "s20_share", "flexibility", "risk_tolerance",
     "notice_probability", "budget_pressure_flexibility_loss", "therapeutic_nhs_share",
     "education_share_autism_ld_residential", "dol_containment", "harm_base_per_week",
@@ -323,7 +406,11 @@ def _walk(obj: Any, prefix: str, parent: str = "") -> None:
             for k, v in value.items():
                 if isinstance(v, (int, float)):
                     _check_nonneg(f"{name}.{k}", v)
-        elif isinstance(value, bool) or isinstance(value, str):
+        elif value is None or isinstance(value, bool):
+            continue
+        elif isinstance(value, str):
+            if f.name == "payer" and value not in PAYERS:
+                _fail(name, value, f"one of {list(PAYERS)}")
             continue
         elif isinstance(value, (int, float)):
             if f.name in _UNIT_INTERVAL or parent in _UNIT_GROUPS:

@@ -24,9 +24,11 @@ from sim.costs import Ledger, Prices
 from sim.outputs import RS, EventLog, Tally, WeeklyTable
 from sim.placements import (
     CUSTODY, FAMILY, FOSTER_AGENCY, FOSTER_INHOUSE, MARKET, NO_PROVIDER, PLACEMENT_TYPES, RESIDENTIAL, SECURE,
-    SUPPORTED, THERAPEUTIC, TIER4, UNREGISTERED, Capacity, of_type, stochastic_round,
+    SUPPORTED, THERAPEUTIC, TIER4, UNREGISTERED, Capacity, of_type, stochastic_round, DOL_HOME, DOL_HOMES,
 )
+from sim.placements import PAYERS
 from sim.randomness import Streams
+from sim.scenarios import Levers
 
 # Where to look next when no place of the wanted type is free (an unregistered setting is the last resort).
 FALLBACK = {
@@ -83,6 +85,7 @@ class CarePathwaysModel(mesa.Model):
         self.in_care_this_year = np.zeros(ch.n, bool)
         self.three_plus_by_year: list[tuple[int, int]] = []
         self.interventions = list(interventions)
+        self.levers = Levers()
         loc = self.streams.generator("market_location")
         self.market_location = loc.lognormal(0.0, cfg.placements.market_location_spread,
                                              (len(PLACEMENT_TYPES), self.geo.n_la))
@@ -108,7 +111,8 @@ class CarePathwaysModel(mesa.Model):
         self._ageing_out(w)                  # turning 18: leaving care, every order ends
         courts.review_orders(self, w)        # s25 expiry and renewal, DoL reviews, custody, Tier 4 discharge
         act = self.present_children()
-        hurt = weekly_dynamics(self.cfg, self.children, act, w, self.streams, self.fit, self.containment)
+        hurt = weekly_dynamics(self.cfg, self.children, act, w, self.streams, self.fit, self.containment,
+                               self.levers)
         self.tally.add("harm_incidents", len(hurt))
         ag.edge_of_care(self, w)             # crises noticed at the edge of care: entries into care
         ag.placement_breakdowns(self, w)     # breakdowns: flexible support, or a move
@@ -263,6 +267,15 @@ class CarePathwaysModel(mesa.Model):
         new_type = np.full(len(idx), -1, np.int64)
         new_la = np.full(len(idx), -1, np.int64)
         provider = np.full(len(idx), NO_PROVIDER, np.int8)
+        if self.levers.dol_home_places > 0:
+            seek = np.flatnonzero((wanted == RESIDENTIAL) & (ch.basis[idx] == DOL))
+            if len(seek):
+                found = self.capacity.find(DOL_HOMES, ch.la[idx[seek]], priority[seek])
+                got = seek[found.placed]
+                new_type[got] = RESIDENTIAL
+                new_la[got] = found.la[found.placed]
+                provider[got] = DOL_HOME
+                moved[got] = True
         for want in np.unique(wanted):
             group = np.flatnonzero(wanted == want)
             for ptype in chains[int(want)]:
@@ -273,7 +286,7 @@ class CarePathwaysModel(mesa.Model):
                 market_ok = None
                 if ptype in (FOSTER_AGENCY, RESIDENTIAL, THERAPEUTIC, SUPPORTED):
                     market_ok = self.streams.uniform(f"provider_accepts:{ptype}", self.week, idx[todo]) >= (
-                        self.cfg.placements.market_refusal * priority[todo] ** 2
+                        self.cfg.placements.market_refusal * self.levers.market_refusal_factor * priority[todo] ** 2
                         * (1 + ch.has("risk_to_others", idx[todo])))
                 found = self.capacity.find(ptype, ch.la[idx[todo]], priority[todo], market_ok=market_ok)
                 got = todo[found.placed]
@@ -361,6 +374,8 @@ class CarePathwaysModel(mesa.Model):
                     cfg.secure_welfare.youth_justice_places_by_year, year)
             # One rounding draw per type for the whole run, so the split across LAs is stable by year.
             rng = self.streams.generator(f"capacity:{t}")
+            if self.levers.extra_places:
+                places += self.levers.extra_places.get(i, 0.0)  # added by a scenario
             national = max(places, 0.0) * self.scale
             in_house = stochastic_round(national * p.in_house_share * w, rng)
             market_w = w * self.market_location[i]
@@ -371,6 +386,19 @@ class CarePathwaysModel(mesa.Model):
             external = np.minimum(stochastic_round(ext * self.scale * share, self.streams.generator(f"external:{t}")),
                                   market)
             cap.set_places(i, in_house, market, external)
+        # Registered homes reserved for children on DoL orders (a scenario; none in the baseline),
+        # council-run in a fixed set of LAs (T5-023: about 200 places across 49 LAs).
+        n_homes_la = min(49, self.geo.n_la)
+        hosts = self.streams.generator("dol_home_hosts").choice(self.geo.n_la, n_homes_la, replace=False)
+        weights = np.zeros(self.geo.n_la)
+        weights[hosts] = 1.0 / n_homes_la
+        homes = stochastic_round(self.levers.dol_home_places * self.scale * weights,
+                                 self.streams.generator("capacity:dol_homes"))
+        cap.set_places(DOL_HOMES, np.zeros(self.geo.n_la, np.int64), homes, np.zeros(self.geo.n_la, np.int64))
+
+    def apply_schedules(self) -> None:
+        """Re-apply this year's capacities (after a scenario changes places or where they are)."""
+        self._apply_year(self.year)
 
     def _new_year(self, year: int) -> None:
         ch = self.children
@@ -536,13 +564,17 @@ class CarePathwaysModel(mesa.Model):
         spend_type = self.ledger.spend_by_type()
         for i, t in enumerate(PLACEMENT_TYPES):
             row[f"spend_{t}"] = spend_type[i] * s
-        from sim.placements import PAYERS
-
         for i, p in enumerate(PAYERS):
             row[f"spend_{p}"] = by_payer[i] * s
         row["spend_community_support"] = (support_cost + camhs_cost) * s
         row["spend_total"] = by_payer.sum() * s
         row["placements_10k_plus"] = self.ledger.high_cost * s
+        if self.interventions:
+            implementation = sum(i.weekly_cost(self) for i in self.interventions)
+            for k, p in enumerate(PAYERS):
+                row[f"implementation_{p}"] = implementation[k] * s
+        row["capacity_dol_homes"] = cap.places(DOL_HOMES) * s
+        row["occupancy_dol_homes"] = cap.occupied(DOL_HOMES) * s
         for key, value in self.tally.values.items():
             row[key] = value * s
         self.weekly.put(w, row)

@@ -125,6 +125,8 @@ def weekly_columns() -> list[str]:
              "camhs_support_packages", "funding_agreement_waits"]
     cols += [f"spend_{t}" for t in PLACEMENT_TYPES] + [f"spend_{p}" for p in PAYERS]
     cols += ["spend_community_support", "spend_total", "placements_10k_plus"]
+    cols += [f"implementation_{p}" for p in PAYERS]
+    cols += ["capacity_dol_homes", "occupancy_dol_homes"]
     return cols
 
 
@@ -207,6 +209,7 @@ def write_outputs(run_dir: Path, summary: dict, frames: dict[str, pd.DataFrame])
 def summarise(model) -> dict:
     """Headline figures of a run: restriction, cost, stability, safety (national where the key says so)."""
     from sim.children import BASES
+    from sim.scenarios import scenario_name
 
     wk = model.weekly.data[: model.n_weeks]
     col = model.weekly.col
@@ -226,11 +229,12 @@ def summarise(model) -> dict:
     }
     payers = {p: float(wk[:, col[f"spend_{p}"]].sum()) for p in PAYERS}
     total = float(sum(payers.values()))
+    implementation = {p: float(wk[:, col[f"implementation_{p}"]].sum()) for p in PAYERS}
     three_plus = [a / b for a, b in model.three_plus_by_year if b > 0]
     in_care = wk[:, col["children_in_care"]]
     return {
         "run": {"seed": model.cfg.seed, "start_year": model.cfg.start_year, "years": years,
-                "population_scale": scale, "scenario": model.cfg.scenario.name,
+                "population_scale": scale, "scenario": scenario_name(model.cfg),
                 "start_date": model.start_date.isoformat()},
         "restriction": {
             "dol_applications_per_year": float(wk[:, col["applications_dol"]].sum() / years),
@@ -244,6 +248,7 @@ def summarise(model) -> dict:
             "per_year_gbp": total / years,
             "per_child_year_gbp": total / care_years if care_years else 0.0,
             "by_payer": payers,
+            "implementation_gbp": {"total": float(sum(implementation.values())), "by_payer": implementation},
         },
         "stability": {
             "moves_per_child_year": float(wk[:, col["moves"]].sum() / care_years) if care_years else 0.0,
@@ -262,7 +267,8 @@ def summarise(model) -> dict:
         },
         "notes": {
             "units": "restriction, cost and population figures are national (England) per year unless named "
-                     "total; cost.total_gbp is the national total over the horizon in 2024 prices; "
+                     "total; cost.total_gbp is the national total over the horizon in 2024 prices, including "
+                     "community support and excluding scenarios' implementation cost (cost.implementation_gbp); "
                      "population.children_simulated and child_weeks are the model's own counts at its scale",
         },
     }

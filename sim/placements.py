@@ -33,7 +33,10 @@ FAMILY, FOSTER_INHOUSE, FOSTER_AGENCY, RESIDENTIAL, THERAPEUTIC, SUPPORTED, TIER
 PAYERS = ("local_authority", "nhs", "justice", "education")
 LA_PAYER, NHS_PAYER, JUSTICE_PAYER, EDUCATION_PAYER = range(4)
 
-IN_HOUSE, MARKET, NO_PROVIDER = 0, 1, 2
+IN_HOUSE, MARKET, NO_PROVIDER, DOL_HOME = 0, 1, 2, 3
+# Capacity row for registered children's home places reserved for children on DoL orders (a scenario):
+# the child's placement type is RESIDENTIAL, the place comes from this row.
+DOL_HOMES = len(PLACEMENT_TYPES)
 
 
 def of_type(ptype: np.ndarray, *types: int) -> np.ndarray:
@@ -75,13 +78,13 @@ class Capacity:
         self.la_region = la_region
         self.n_la = len(la_region)
         self.n_regions = n_regions
-        shape = (n_types, self.n_la)
+        shape = (n_types + 1, self.n_la)  # the last row: registered DoL homes
         self.in_house = np.zeros(shape, np.int64)
         self.market = np.zeros(shape, np.int64)
         self.external = np.zeros(shape, np.int64)  # places taken by children outside the population
         self.used_in_house = np.zeros(shape, np.int64)
         self.used_market = np.zeros(shape, np.int64)
-        self.unlimited = np.zeros(n_types, bool)
+        self.unlimited = np.zeros(n_types + 1, bool)
         # Places a schedule has cut but a child still occupies: they close when the child leaves.
         self.target_in_house = np.zeros(shape, np.int64)
         self.target_market = np.zeros(shape, np.int64)
@@ -109,10 +112,11 @@ class Capacity:
     def occupy(self, ptype: np.ndarray, la: np.ndarray, provider: np.ndarray, sign: int) -> None:
         """Take (sign=+1) or free (sign=-1) one place per child."""
         limited = ~self.unlimited[ptype]
+        rows = np.where(provider == DOL_HOME, DOL_HOMES, ptype)
         for prov, table in ((IN_HOUSE, self.used_in_house), (MARKET, self.used_market)):
-            m = limited & (provider == prov)
+            m = limited & ((provider == prov) | ((provider == DOL_HOME) & (prov == MARKET)))
             if m.any():
-                np.add.at(table, (ptype[m], la[m]), sign)
+                np.add.at(table, (rows[m], la[m]), sign)
 
     def places(self, ptype: int) -> int:
         return int(self.in_house[ptype].sum() + self.market[ptype].sum())

@@ -112,28 +112,51 @@ def test_national_occupancy_within_capacity(baseline):
     assert not bad, f"type: (weeks over, most over, places) in national units: {bad}"
 
 
-def test_capacity_not_exceeded_when_places_fall_at_a_new_year():
-    """When a year's schedule cuts places (Tier 4: 1,400 beds up to 2021, 1,150 from 2022), the children
-    already placed must not leave a type holding more of our children than it now has places.  Outside
-    occupants are left out here, so this isolates what happens at the change of year."""
+CUT_RUN = ["seed=1", "population.scale=0.05", "horizon.years=2", "start_year=2021"]
+
+
+def test_places_cut_at_a_new_year_close_as_their_children_leave():
+    """A year's schedule can cut places (Tier 4: 1,400 beds until 2021, 1,150 from 2022).  Nobody is
+    evicted, so places above the new schedule may stay open, but only while a child placed before the
+    cut still occupies them; once that child leaves, the place closes and is not given to someone else.
+    Also, capacity is never exceeded in any week around the cut."""
     from sim import build_config
     from sim.model import CarePathwaysModel
 
-    m = CarePathwaysModel(build_config(["seed=1", "population.scale=0.05", "horizon.years=2", "start_year=2021"]))
-    c = m.capacity
+    m = CarePathwaysModel(build_config(CUT_RUN))
+    # The schedule for 2022, as a run starting in 2022 lays it out (same seed: same split over LAs).
+    fresh = CarePathwaysModel(build_config(CUT_RUN[:-1] + ["start_year=2022"])).capacity
+    target = fresh.in_house + fresh.market
+    c, ch = m.capacity, m.children
     tier4 = PLACEMENT_TYPES.index("tier4")
-    places_2021 = c.places(tier4)
-    bad = []
+    over_weeks, kept_too_long = [], []
+    incumbents = None
     while m.week < m.n_weeks:
+        w = m.week
+        if w == 52:
+            # Children in limited places just before the cut.
+            ids = np.flatnonzero(m.present & ~c.unlimited[ch.placement])
+            incumbents = (ids, ch.placement[ids].copy(), ch.placement_la[ids].copy())
         m.step()
-        over = (c.used_in_house - c.in_house).clip(0) + (c.used_market - c.market).clip(0)
-        over[c.unlimited] = 0
-        total = over.sum(axis=1)
-        if total.any():
-            bad.append((m.week - 1, m.year, {PLACEMENT_TYPES[i]: int(total[i]) for i in np.flatnonzero(total)}))
-    assert m.year == 2022 and c.places(tier4) < places_2021, "the run must cross into a year with fewer beds"
-    assert not bad, f"{len(bad)} weeks with children placed beyond the places that exist; first (week, year, " \
-                    f"type: excess): {bad[:4]}"
+        over = c.over_capacity()
+        if over[~c.unlimited].any():
+            over_weeks.append((w, {PLACEMENT_TYPES[i]: int(over[i]) for i in np.flatnonzero(over)}))
+        if incumbents is not None:
+            ids, typ, la = incumbents
+            still = (m.present[ids] & (ch.placement[ids] == typ) & (ch.placement_la[ids] == la)
+                     & (ch.placement_start[ids] <= 51))
+            held = np.zeros_like(target)
+            np.add.at(held, (typ[still], la[still]), 1)
+            kept = (c.in_house + c.market) - target
+            kept[c.unlimited] = 0
+            excess = (kept - held).clip(0).sum(axis=1)
+            if excess.any():
+                kept_too_long.append((w, {PLACEMENT_TYPES[i]: int(excess[i]) for i in np.flatnonzero(excess)}))
+    assert m.year == 2022 and fresh.places(tier4) < CarePathwaysModel(build_config(CUT_RUN)).capacity.places(tier4)
+    assert not over_weeks, f"weeks over capacity around the cut: {over_weeks[:4]}"
+    assert not kept_too_long, (
+        f"{len(kept_too_long)} weeks in which places above the new schedule stayed open with no child from "
+        f"before the cut in them (week, type: places): first {kept_too_long[:3]}, last {kept_too_long[-1:]}")
 
 
 # ============================================================================ 6. orders end at 18
