@@ -47,13 +47,15 @@ def _one_line(exc: Exception, overrides: Sequence[str]) -> str:
     text = str(exc).strip()
     if isinstance(exc, MissingConfigException) or "Could not find" in text:
         options = sorted(p.stem for p in (CONFIG_DIR / "scenario").glob("*.yaml"))
-        bad = next((o.split("=", 1)[1] for o in overrides if o.split("=", 1)[0].lstrip("+~") == "scenario"), "?")
+        bad = next((o.split("=", 1)[1] for o in reversed(overrides) if o.split("=", 1)[0].lstrip("+~") == "scenario"),
+                   "?")
         return f"scenario must be one of {options}, got {bad!r}"
     cause = exc.__cause__ if exc.__cause__ is not None else exc
     detail = str(cause).strip()
     first = detail.splitlines()[0] if detail else type(cause).__name__
     key = next((ln.split(":", 1)[1].strip() for ln in detail.splitlines() if ln.strip().startswith("full_key:")), "")
-    value = next((o.split("=", 1)[1] for o in overrides if o.split("=", 1)[0].lstrip("+~") == key), None)
+    # The last override of a key is the one that counts.
+    value = next((o.split("=", 1)[1] for o in reversed(overrides) if o.split("=", 1)[0].lstrip("+~") == key), None)
     if "not in '" in first or "not in struct" in detail:
         parent = key.rsplit(".", 1)[0] if "." in key else ""
         return f"{key or first} is not a known parameter; allowed here: {_allowed_keys(parent)}"
