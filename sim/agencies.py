@@ -355,10 +355,10 @@ def escalate_crises(model, w: int) -> None:
     refer = noticed[~supported]
     if model.levers.tier4_alternative > 0 and len(refer):
         # Community therapeutic provision with integrated mental-health teams, instead of Tier 4.
-        alt = refer[(model.streams.uniform("tier4_alternative", w, refer) < model.levers.tier4_alternative)
-                    & (ch.pending_type[refer] < 0)]
-        request_package(model, alt, THERAPEUTIC)
-        refer = refer[ch.pending_type[refer] < 0]
+        redirect = (model.streams.uniform("tier4_alternative", w, refer) < model.levers.tier4_alternative) & (
+            ch.pending_type[refer] < 0)
+        request_package(model, refer[redirect], THERAPEUTIC)
+        refer = refer[~redirect]
     ch.tier4_referral_week[refer] = w
     model.events.add(w, refer, "tier4_referral", from_type=ch.placement[refer], to_type=TIER4, reason="crisis",
                      agency=model.agency_uid("camhs", refer))
@@ -384,7 +384,8 @@ def escalate_crises(model, w: int) -> None:
     flex = roster.effective_flexibility(CSC)[ch.la[cand]]
     if model.levers.flexibility_boost is not None:
         flex = np.minimum(flex + model.levers.flexibility_boost[cand], 1.0)
-    seek = cand[model.streams.uniform("therapeutic", w, cand) < flex * cfg.pathway.therapeutic_preference]
+    preference = min(cfg.pathway.therapeutic_preference + model.levers.therapeutic_preference_boost, 1.0)
+    seek = cand[model.streams.uniform("therapeutic", w, cand) < flex * preference]
     request_package(model, seek, THERAPEUTIC)
 
     # Police and youth justice: arrest at crisis, then remand to custody or not.
@@ -490,7 +491,7 @@ def allocate_secure_beds(model, w: int) -> None:
         offered = accepted[found.placed]
         model.events.add(w, offered, "secure_offer", from_type=ch.placement[offered], to_type=SECURE,
                          placement_la=found.la[found.placed], reason="secure_bed", agency=swcu)
-        granted = hear(model, "family_court", "s25", offered, o.s25_grant_probability)
+        granted, _ = hear(model, "family_court", "s25", offered, o.s25_grant_probability)
         g = offered[granted]
         g_la, g_prov = found.la[found.placed][granted], found.provider[found.placed][granted]
         # A place offered but not authorised by the court goes back to the pool.
@@ -511,8 +512,8 @@ def allocate_secure_beds(model, w: int) -> None:
     long_wait = long_wait[~refused_recently]
     propensity = schedule_value(o.dol_propensity_by_year, model.year)
     apply = long_wait[model.streams.uniform("dol_apply", w, long_wait) < propensity]
-    granted = hear(model, "high_court", "dol", apply, o.dol_grant_probability)
-    ch.dol_refused_week[apply[~granted]] = w
+    granted, heard = hear(model, "high_court", "dol", apply, o.dol_grant_probability)
+    ch.dol_refused_week[apply[heard & ~granted]] = w  # unheard applications are made again next week
     g = apply[granted]
     model.set_basis(g, DOL, until=w + o.dol_review_weeks)
     elsewhere = g[~of_type(ch.placement[g], RESIDENTIAL, THERAPEUTIC, UNREGISTERED)]
@@ -536,7 +537,7 @@ def funding_agreements(model, w: int) -> None:
     model.tally.add("funding_agreement_waits", len(pend) - len(due))
     if len(due) == 0:
         return
-    moved = model.place(due, ch.pending_type[due].astype(np.int64), "funding_agreed", planned=True)
+    moved = model.place(due, ch.pending_type[due].astype(np.int64), "funding_agreed", planned=True, exact=True)
     ch.pending_type[due[moved]] = -1
 
 

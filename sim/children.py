@@ -108,6 +108,7 @@ class Children:
         self.weeks_by_placement = np.zeros((n, len(PLACEMENT_TYPES)), np.int32)
         self.weeks_by_basis = np.zeros((n, len(BASES)), np.int32)
         self.ever_deprived = np.zeros(n, bool)
+        self.ever_in_care = np.zeros(n, bool)  # looked after at any point in the run
         self.harm_incidents = i32()
         self.entered_care_week = i32(-1)  # first entry into care in the run
         self.left_care_week = i32(-1)  # last exit from care

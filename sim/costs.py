@@ -18,13 +18,14 @@ from sim.placements import (
 
 HIGH_COST_GBP = 10_000  # T5-001 counts placements costing GBP 10,000 a week or more
 # Payer-mix rows: which share of a placement's cost each payer carries.
-SINGLE_LA, SINGLE_NHS, SINGLE_JUSTICE, LA_NHS, LA_EDUCATION, LA_NHS_EDUCATION = range(6)
+SINGLE_LA, SINGLE_NHS, SINGLE_JUSTICE, LA_NHS, LA_EDUCATION, LA_NHS_EDUCATION, SINGLE_EDUCATION = range(7)
 
 
 def payer_mix_table(cfg: CarePathwaysConfig) -> np.ndarray:
     nhs = cfg.funding.therapeutic_nhs_share
     edu = cfg.funding.education_share_autism_ld_residential
-    table = np.zeros((6, len(PAYERS)))
+    table = np.zeros((7, len(PAYERS)))
+    table[SINGLE_EDUCATION, EDUCATION_PAYER] = 1
     table[SINGLE_LA, LA_PAYER] = 1
     table[SINGLE_NHS, NHS_PAYER] = 1
     table[SINGLE_JUSTICE, 2] = 1
@@ -41,7 +42,7 @@ class Prices:
         self.cfg = cfg
         self.base = np.array([getattr(cfg.placements, t).weekly_cost_gbp for t in PLACEMENT_TYPES], float)
         payer_of = {"local_authority": SINGLE_LA, "nhs": SINGLE_NHS, "justice": SINGLE_JUSTICE,
-                    "education": SINGLE_LA}
+                    "education": SINGLE_EDUCATION}
         self.single_mix = np.array([payer_of[getattr(cfg.placements, t).payer] for t in PLACEMENT_TYPES])
         self.index = 1.0
         self.mix_table = payer_mix_table(cfg)

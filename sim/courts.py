@@ -25,15 +25,15 @@ def _geometric(model, decision: str, idx: np.ndarray, mean_weeks: float) -> np.n
 
 
 def hear(model, court: str, order: str, idx: np.ndarray, grant_probability: float, renewal: bool = False
-         ) -> np.ndarray:
-    """A court hears applications within its listings; returns who was granted.
+         ) -> tuple[np.ndarray, np.ndarray]:
+    """A court hears applications within its listings; returns (granted, heard) masks.
 
-    Applications beyond this week's listings are not heard this week (the child stays as they are and
-    the application is made again).
+    Applications beyond this week's listings are not heard this week: the child stays as they are and
+    the application is made again next week (callers keep unheard orders running meanwhile).
     """
     w, ch = model.week, model.children
     if len(idx) == 0:
-        return np.zeros(0, bool)
+        return np.zeros(0, bool), np.zeros(0, bool)
     area = model.roster.area_of(court, ch.la[idx], ch.region[idx])
     heard = model.roster.ration(court, area, ch.distress[idx])
     agency = model.roster.uid[court][area]
@@ -55,7 +55,7 @@ def hear(model, court: str, order: str, idx: np.ndarray, grant_probability: floa
     model.tally.add(f"refusals_{order}", len(refused))
     if not renewal:
         model.tally.add(f"grants_{order}", int(granted.sum()))
-    return granted
+    return granted, heard
 
 
 def grant_event(model, idx: np.ndarray, order: str, reason: str = "order_made") -> None:
@@ -100,14 +100,16 @@ def review_orders(model, w: int) -> None:
     s25_needed = ch.distress[s25] >= model.child_threshold("secure", s25) - cfg.pathway.step_down_margin
     need = s25_needed & (ch.placement[s25] == SECURE)
     renew = s25[need]
-    granted = hear(model, "family_court", "s25", renew, cfg.orders.s25_grant_probability, renewal=True)
+    granted, heard = hear(model, "family_court", "s25", renew, cfg.orders.s25_grant_probability, renewal=True)
     renewed = renew[granted]
     ch.order_until[renewed] = w + cfg.orders.s25_renewal_weeks
+    ch.order_until[renew[~heard]] = w + 1  # not listed this week: the order runs on until it is heard
     model.events.add(w, renewed, "renewal", order_id=ch.order_id[renewed], basis=S25, from_type=SECURE,
                      reason="review", agency=model.agency_uid("family_court", renewed))
     model.tally.add("renewals_s25", len(renewed))
-    ending = np.concatenate([s25[~need], renew[~granted]])
-    end_orders(model, ending, "expiry", "order_expired")
+    end_orders(model, s25[~need], "expiry", "order_expired")
+    end_orders(model, renew[heard & ~granted], "expiry", "court")
+    ending = np.concatenate([s25[~need], renew[heard & ~granted]])
     leaving = ending[ch.placement[ending] == SECURE]
     if len(leaving):
         model.place(leaving, ag.pathway_placement(model, leaving, w), "step_down", planned=False)
@@ -116,13 +118,15 @@ def review_orders(model, w: int) -> None:
     dol = due[basis == DOL]
     keep = still_needed[basis == DOL]
     renew = dol[keep]
-    granted = hear(model, "high_court", "dol", renew, cfg.orders.dol_grant_probability, renewal=True)
+    granted, heard = hear(model, "high_court", "dol", renew, cfg.orders.dol_grant_probability, renewal=True)
     renewed = renew[granted]
     ch.order_until[renewed] = w + cfg.orders.dol_review_weeks
+    ch.order_until[renew[~heard]] = w + 1  # not listed this week: the order runs on until it is heard
     model.events.add(w, renewed, "renewal", order_id=ch.order_id[renewed], basis=DOL,
                      from_type=ch.placement[renewed], reason="review", agency=model.agency_uid("high_court", renewed))
     model.tally.add("renewals_dol", len(renewed))
-    end_orders(model, np.concatenate([dol[~keep], renew[~granted]]), "discharge", "distress_fell")
+    end_orders(model, dol[~keep], "discharge", "distress_fell")
+    end_orders(model, renew[heard & ~granted], "discharge", "court")
 
     # --- custody: remand ends in sentence or release; sentences end in release ---------------
     remand = due[basis == REMAND]

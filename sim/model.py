@@ -255,13 +255,17 @@ class CarePathwaysModel(mesa.Model):
             self.reprice(idx)
 
     def place(self, idx: np.ndarray, wanted: np.ndarray, reason: str, agency_kind: str = "childrens_social_care",
-              planned: bool = False, count_as_move: bool = True) -> np.ndarray:
-        """Find places of the wanted types (with fallbacks) and move the children; return who moved."""
+              planned: bool = False, count_as_move: bool = True, exact: bool = False) -> np.ndarray:
+        """Find places of the wanted types (with fallbacks) and move the children; return who moved.
+
+        ``planned`` moves wait for a registered place rather than take an unregistered one; ``exact``
+        ones (an agreed package) take only the type wanted.
+        """
         ch = self.children
         moved = np.zeros(len(idx), bool)
         if len(idx) == 0:
             return moved
-        chains = PLANNED if planned else FALLBACK
+        chains = {k: (k,) for k in FALLBACK} if exact else PLANNED if planned else FALLBACK
         priority = ch.distress[idx]
         age = ch.age_years(idx, self.week)
         new_type = np.full(len(idx), -1, np.int64)
@@ -315,6 +319,7 @@ class CarePathwaysModel(mesa.Model):
         self.changed_population()
         first = idx[ch.entered_care_week[idx] < 0]
         ch.entered_care_week[first] = w
+        ch.ever_in_care[idx] = True
         ch.care_entries[idx] += 1
         self.in_care_this_year[idx] = True
         self.tally.add("entries_to_care", len(idx))
@@ -428,6 +433,7 @@ class CarePathwaysModel(mesa.Model):
         types = initial_placement_types(cfg, ch, care, 0, rng)
         s20 = rng.random(len(care)) < cfg.population.s20_share
         ch.legal[care] = np.where(s20, S20, CARE_ORDER)
+        ch.ever_in_care[care] = True
         self.changed_population()
         ch.entered_care_week[care] = -1 - rng.integers(0, 4 * WEEKS_PER_YEAR, len(care))
         self.in_care_this_year[care] = True
@@ -501,6 +507,7 @@ class CarePathwaysModel(mesa.Model):
         if len(ageing_in):
             s20 = self.streams.uniform("legal_status", w, ageing_in) < self.cfg.population.s20_share
             ch.legal[ageing_in] = np.where(s20, S20, CARE_ORDER)
+            ch.ever_in_care[ageing_in] = True
             self.changed_population()
             self.in_care_this_year[ageing_in] = True
             self.place(ageing_in, ag.pathway_placement(self, ageing_in, w), "entry", count_as_move=False)
@@ -583,7 +590,8 @@ class CarePathwaysModel(mesa.Model):
             ch.la[supported], minlength=self.geo.n_la) * f.community_support_weekly_cost_gbp * self.prices.index
         week_of_year = w % WEEKS_PER_YEAR
         self.roster.book_spend("childrens_social_care", la_spend, week_of_year)
-        nhs_region = np.bincount(ch.region[camhs], minlength=len(REGIONS)) * f.camhs_support_weekly_cost_gbp
+        nhs_region = (np.bincount(ch.region[camhs], minlength=len(REGIONS)) * f.camhs_support_weekly_cost_gbp
+                      * self.prices.index)
         t4 = ic[ch.placement[ic] == TIER4]
         nhs_region = nhs_region + np.bincount(ch.region[t4], weights=ch.weekly_cost[t4], minlength=len(REGIONS))
         self.roster.book_spend("camhs", nhs_region, week_of_year)

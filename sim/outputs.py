@@ -171,6 +171,7 @@ def children_frame(ch: Children, la_names: list[str]) -> pd.DataFrame:
         "moves": ch.moves[ever],
         "harm_incidents": ch.harm_incidents[ever],
         "ever_deprived_of_liberty": ch.ever_deprived[ever],
+        "ever_in_care": ch.ever_in_care[ever],
         "final_distress": ch.distress[ever],
     })
     for j, t in enumerate(PLACEMENT_TYPES):
@@ -219,7 +220,7 @@ def summarise(model) -> dict:
     care_years = in_care_weeks / 52.0
     present_weeks = wk[:, col["children_present"]].sum()
     ever = ch.status != 0
-    ever_in_care = ever & (ch.care_entries + (ch.arrival_kind == 0) > 0)
+    ever_in_care = ever & ch.ever_in_care
     weeks_by_basis = ch.weeks_by_basis[ever].sum(axis=0) / scale / years
     by_basis = {
         "s25": float(weeks_by_basis[BASES.index("s25")]),
