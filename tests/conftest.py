@@ -105,6 +105,7 @@ def step_and_record(overrides) -> SteppedRun:
     while m.week < m.n_weeks:
         w = m.week
         present0, care0 = counts()
+        was_present = m.present.copy()
         # Children with an order who will turn 18 this week (arrivals never carry an order).
         present_ids = np.flatnonzero(m.present)
         turning = present_ids[(w - ch.birth_week[present_ids] >= AGE_18_WEEKS) & (ch.basis[present_ids] != 0)]
@@ -120,6 +121,8 @@ def step_and_record(overrides) -> SteppedRun:
             "weekly_present": float(row[col["children_present"]]) * m.scale,
             "weekly_in_care": float(row[col["children_in_care"]]) * m.scale,
             "census": m.census(),
+            # Arrivals who were already looked after (children in care turning 10: arrival kind 2).
+            "ageing_in_arrivals": int((m.present & ~was_present & (ch.arrival_kind == 2)).sum()),
             "cache_present_ok": bool(np.array_equal(np.sort(m.present_children()), np.flatnonzero(m.present)))
             if hasattr(m, "present_children") else True,
             "cache_in_care_ok": bool(np.array_equal(np.sort(m.in_care_children()),

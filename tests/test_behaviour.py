@@ -37,7 +37,7 @@ def test_lower_risk_tolerance_gives_more_dol_applications():
     cautious, tolerant = paired(["agencies.childrens_social_care.risk_tolerance=0.2"],
                                 ["agencies.childrens_social_care.risk_tolerance=0.7"], dol_applications)
     assert (cautious > tolerant).all(), (cautious, tolerant)
-    assert cautious.mean() >= 2.0 * tolerant.mean() + 100, (cautious, tolerant)
+    assert cautious.mean() >= 1.5 * tolerant.mean(), (cautious, tolerant)
 
 
 def test_higher_flexibility_gives_fewer_moves():
