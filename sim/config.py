@@ -10,7 +10,7 @@ dataclasses, so an unknown key or a wrong type is caught by Hydra itself, and
 from __future__ import annotations
 
 from dataclasses import dataclass, field, fields, is_dataclass
-from typing import Any, Dict, Optional
+from typing import Any, Dict, List, Optional
 
 from omegaconf import MISSING
 
@@ -327,6 +327,19 @@ class Scenario:
 
 
 @dataclass
+class Compare:
+    """Settings of ``python -m sim.compare`` (ignored by a single run)."""
+
+    scenarios: List[str] = field(default_factory=list)  # empty: the whole library
+    seeds: int = 20
+    first_seed: int = 1
+    backend: str = "local"  # local (all cores) | serial | ray
+    workers: int = 0  # 0: all local cores
+    ray_address: str = ""  # empty: start or join a local Ray instance
+    progress: bool = True
+
+
+@dataclass
 class Output:
     write_files: bool = True
     console_table: bool = True
@@ -351,6 +364,7 @@ class CarePathwaysConfig:
     funding: Funding = field(default_factory=Funding)
     scenario: Scenario = field(default_factory=Scenario)
     output: Output = field(default_factory=Output)
+    compare: Compare = field(default_factory=Compare)
     data_file: str = MISSING
     citations: Dict[str, str] = field(default_factory=dict)
 
@@ -427,6 +441,10 @@ def _check_year_schedule(name: str, schedule: Dict[int, float]) -> None:
 
 def validate(cfg: CarePathwaysConfig) -> CarePathwaysConfig:
     """Check every range; raise ConfigError with one line naming field, value and what is allowed."""
+    if cfg.compare.backend not in ("local", "serial", "ray"):
+        _fail("compare.backend", cfg.compare.backend, "one of ['local', 'serial', 'ray']")
+    if cfg.compare.seeds < 1:
+        _fail("compare.seeds", cfg.compare.seeds, ">= 1")
     if cfg.population.scale <= 0 or cfg.population.scale > 10:
         _fail("population.scale", cfg.population.scale, "> 0 and <= 10 (1.0 is England)")
     if cfg.horizon.years <= 0 or cfg.horizon.years > 50:

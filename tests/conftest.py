@@ -27,6 +27,8 @@ AGE_18_WEEKS = 18 * WEEKS_PER_YEAR
 
 # The small run most tests share: a twentieth of England for one year.
 BASELINE = ["seed=1", "population.scale=0.05", "horizon.years=1"]
+# The run stepped by hand: a tenth of England for two years (so it crosses a new year).
+STEPPED = ["seed=3", "population.scale=0.1", "horizon.years=2"]
 OUTPUT_FILES = ("summary.json", "weekly.parquet", "children.parquet", "transitions.parquet")
 
 
@@ -146,5 +148,5 @@ def step_and_record(overrides) -> SteppedRun:
 
 @pytest.fixture(scope="session")
 def stepped():
-    """A tenth of England stepped for two years (crossing a new year)."""
-    return step_and_record(["seed=3", "population.scale=0.1", "horizon.years=2"])
+    """STEPPED, advanced one week at a time with checks between weeks."""
+    return step_and_record(STEPPED)
