@@ -56,6 +56,9 @@ def _one_line(exc: Exception, overrides: Sequence[str]) -> str:
     key = next((ln.split(":", 1)[1].strip() for ln in detail.splitlines() if ln.strip().startswith("full_key:")), "")
     # The last override of a key is the one that counts.
     value = next((o.split("=", 1)[1] for o in reversed(overrides) if o.split("=", 1)[0].lstrip("+~") == key), None)
+    if ("not in '" in first or "not in struct" in detail) and key.rsplit(".", 1)[-1].isdigit():
+        schedule = key.rsplit(".", 1)[0]
+        return f"{schedule} is a year schedule: override it whole, e.g. ++{schedule}={{2026:70}}"
     if "not in '" in first or "not in struct" in detail:
         parent = key.rsplit(".", 1)[0] if "." in key else ""
         return f"{key or first} is not a known parameter; allowed here: {_allowed_keys(parent)}"
@@ -72,16 +75,17 @@ def _one_line(exc: Exception, overrides: Sequence[str]) -> str:
 
 def _allowed_keys(parent: str) -> str:
     """The field names allowed under a dotted path of the schema."""
-    from dataclasses import fields, is_dataclass
+    from dataclasses import MISSING, fields, is_dataclass
 
-    node: Any = CarePathwaysConfig
-    for part in filter(None, parent.split(".")):
-        match = [f for f in fields(node) if f.name == part]
-        if not match:
-            return "see scenarios/config.yaml"
-        node = match[0].default_factory() if match[0].default_factory is not None else match[0].type  # type: ignore[misc]
-        node = type(node) if is_dataclass(node) and not isinstance(node, type) else node
-    if not (isinstance(node, type) and is_dataclass(node)):
+    node: Any = CarePathwaysConfig()
+    try:
+        for part in filter(None, parent.split(".")):
+            node = getattr(node, part)
+            if node is None or node is MISSING:
+                return "see scenarios/config.yaml"
+    except AttributeError:
+        return "see scenarios/config.yaml"
+    if not is_dataclass(node):
         return "see scenarios/config.yaml"
     return ", ".join(f.name for f in fields(node))
 

@@ -439,15 +439,17 @@ class CarePathwaysModel(mesa.Model):
         self.in_care_this_year[care] = True
         for t in np.unique(types):
             group = care[types == t]
-            found = self.capacity.find(int(t), ch.la[group], ch.distress[group])
-            got, miss = group[found.placed], group[~found.placed]
-            ch.placement[got] = t
-            ch.placement_la[got] = found.la[found.placed]
-            ch.provider[got] = found.provider[found.placed]
-            # If rounding at a small scale left no place, the child starts in an unregistered setting.
-            ch.placement[miss] = UNREGISTERED
-            ch.placement_la[miss] = ch.la[miss]
-            ch.provider[miss] = MARKET
+            # Where the LA has no place of the type, the child starts where the pathway would have put
+            # it instead (the fallback chain), an unregistered setting as the last resort.
+            for ptype in FALLBACK.get(int(t), (int(t), UNREGISTERED)):
+                if len(group) == 0:
+                    break
+                found = self.capacity.find(ptype, ch.la[group], ch.distress[group])
+                got = group[found.placed]
+                ch.placement[got] = ptype
+                ch.placement_la[got] = found.la[found.placed]
+                ch.provider[got] = found.provider[found.placed]
+                group = group[~found.placed]
         ch.placement_start[start] = -rng.integers(0, WEEKS_PER_YEAR, len(start))
         # Start children in care near the distress their placement implies (its unmet needs), keeping
         # each child's own deviation, so the run does not open with a drift.

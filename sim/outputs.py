@@ -243,6 +243,7 @@ def summarise(model) -> dict:
             "child_weeks_deprived_of_liberty": {"total": float(sum(by_basis.values())), "by_basis": by_basis},
             "share_ever_deprived_of_liberty": float((ch.ever_deprived & ever_in_care).sum() / max(ever_in_care.sum(), 1)),
             "children_on_dol_orders_mean": float(wk[:, col["legal_dol"]].mean()),
+            "children_in_unregistered_settings_mean": float(wk[:, col["children_unregistered"]].mean()),
         },
         "cost": {
             "total_gbp": total,
