@@ -143,10 +143,11 @@ def _needs(n: int, prevalence, loading: float, rng: np.random.Generator) -> np.n
 def _poisson_arrivals(rate_per_week: np.ndarray, rng: np.random.Generator) -> np.ndarray:
     """Arrival week of each arrival, from a weekly Poisson rate."""
     counts = rng.poisson(rate_per_week)
-    return np.repeat(np.arange(len(rate_per_week)), counts)
+    return np.repeat(np.arange(len(rate_per_week)), counts)  # week index from the first simulated week
 
 
-def synthesise(cfg: CarePathwaysConfig, geo: Geography, streams: Streams, n_weeks: int) -> tuple[Children, dict]:
+def synthesise(cfg: CarePathwaysConfig, geo: Geography, streams: Streams, n_weeks: int, burn_in: int = 0
+               ) -> tuple[Children, dict]:
     """Build every child of the run: the stock in care, the edge-of-care pool and all later arrivals.
 
     Returns the children and facts needed later (the edge-of-care entry hazard's scale).
@@ -160,7 +161,10 @@ def synthesise(cfg: CarePathwaysConfig, geo: Geography, streams: Streams, n_week
     # --- sizes (scaled) -----------------------------------------------------
     n_care = int(round(schedule_value(pop.children_looked_after_by_year, y0) * band_share * scale))
     n_edge = int(round(pop.edge_of_care_pool * scale))
-    years = y0 + np.arange(n_weeks) // WEEKS_PER_YEAR
+    # Weeks from the start of any burn-in (week -burn_in) to the end; burn-in runs at start-year settings.
+    first = -burn_in
+    n_weeks = n_weeks + burn_in
+    years = y0 + np.maximum(np.arange(first, first + n_weeks), 0) // WEEKS_PER_YEAR
     cla = np.array([schedule_value(pop.children_looked_after_by_year, y) for y in years])
     starts = np.array([schedule_value(pop.starts_by_year, y) for y in years])
     # Ageing in: children in care turning 10 (a fifth of the 5-9 cohort a year, T2-009).
@@ -185,6 +189,7 @@ def synthesise(cfg: CarePathwaysConfig, geo: Geography, streams: Streams, n_week
         (DIRECT_ENTRY, direct_old),
         (JOINS_EDGE, joins_edge),
     ]
+    parts = [(kind, weeks + first) for kind, weeks in parts]  # to model weeks (negative in burn-in)
     n = sum(len(w) for _, w in parts)
     ch = Children(n)
     kinds = np.concatenate([np.full(len(w), k, np.int8) for k, w in parts])

@@ -39,6 +39,7 @@ class ConfigError(ValueError):
 @dataclass
 class Horizon:
     years: float = MISSING
+    burn_in_years: int = 0
 
 
 @dataclass
@@ -449,6 +450,8 @@ def validate(cfg: CarePathwaysConfig) -> CarePathwaysConfig:
         _fail("population.scale", cfg.population.scale, "> 0 and <= 10 (1.0 is England)")
     if cfg.horizon.years <= 0 or cfg.horizon.years > 50:
         _fail("horizon.years", cfg.horizon.years, "> 0 and <= 50")
+    if not 0 <= cfg.horizon.burn_in_years <= 20:
+        _fail("horizon.burn_in_years", cfg.horizon.burn_in_years, "a whole number of years from 0 to 20")
     if not isinstance(cfg.seed, int) or cfg.seed < 0:
         _fail("seed", cfg.seed, "a non-negative integer")
     _walk(cfg, "")

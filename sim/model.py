@@ -52,12 +52,14 @@ class CarePathwaysModel(mesa.Model):
         self.cfg = cfg
         self.scale = cfg.population.scale
         self.n_weeks = int(round(cfg.horizon.years * WEEKS_PER_YEAR))
+        # A burn-in runs first, at the start year's settings, and is discarded: weeks -burn_in..-1.
+        self.burn_in = int(cfg.horizon.burn_in_years) * WEEKS_PER_YEAR
         self.start_date = dt.date(cfg.start_year, 4, 1)
-        self.week = 0
+        self.week = -self.burn_in
         self.year = cfg.start_year
-        self.streams = Streams(cfg.seed, self.n_weeks)
+        self.streams = Streams(cfg.seed, self.n_weeks, first_week=-self.burn_in)
         self.geo = make_geography(cfg, self.streams.generator("geography"))
-        self.children, facts = synthesise(cfg, self.geo, self.streams, self.n_weeks)
+        self.children, facts = synthesise(cfg, self.geo, self.streams, self.n_weeks, self.burn_in)
         self.facts = facts
         ch = self.children
         self.present = np.zeros(ch.n, bool)
@@ -100,8 +102,10 @@ class CarePathwaysModel(mesa.Model):
     def step(self) -> None:
         """One week. The order of the mechanisms is the model's specification."""
         w = self.week
-        if w > 0 and w % WEEKS_PER_YEAR == 0:
-            self._new_year(self.cfg.start_year + w // WEEKS_PER_YEAR)
+        if w == 0 and self.burn_in:
+            self._end_burn_in()
+        if w > -self.burn_in and (w + self.burn_in) % WEEKS_PER_YEAR == 0:
+            self._new_year(self.cfg.start_year + max(w, 0) // WEEKS_PER_YEAR)
         self.tally = Tally()
         self.capacity.settle()
         self.roster.new_week()
@@ -421,7 +425,7 @@ class CarePathwaysModel(mesa.Model):
 
     def _start_population(self) -> None:
         ch, cfg = self.children, self.cfg
-        start = np.flatnonzero(ch.arrival_week <= 0)
+        start = np.flatnonzero(ch.arrival_week <= self.week)
         ch.status[start] = PRESENT
         self.present[start] = True
         self.changed_population()
@@ -435,7 +439,7 @@ class CarePathwaysModel(mesa.Model):
         ch.legal[care] = np.where(s20, S20, CARE_ORDER)
         ch.ever_in_care[care] = True
         self.changed_population()
-        ch.entered_care_week[care] = -1 - rng.integers(0, 4 * WEEKS_PER_YEAR, len(care))
+        ch.entered_care_week[care] = self.week - 1 - rng.integers(0, 4 * WEEKS_PER_YEAR, len(care))
         self.in_care_this_year[care] = True
         for t in np.unique(types):
             group = care[types == t]
@@ -450,7 +454,7 @@ class CarePathwaysModel(mesa.Model):
                 ch.placement_la[got] = found.la[found.placed]
                 ch.provider[got] = found.provider[found.placed]
                 group = group[~found.placed]
-        ch.placement_start[start] = -rng.integers(0, WEEKS_PER_YEAR, len(start))
+        ch.placement_start[start] = self.week - rng.integers(0, WEEKS_PER_YEAR, len(start))
         # Start children in care near the distress their placement implies (its unmet needs), keeping
         # each child's own deviation, so the run does not open with a drift.
         dc = cfg.distress
@@ -460,29 +464,28 @@ class CarePathwaysModel(mesa.Model):
         # Legal bases at the start (order terms part-way through).
         o = cfg.orders
         in_secure = care[ch.placement[care] == SECURE]
-        self.set_basis(in_secure, S25, until=rng.integers(1, o.s25_initial_weeks + 1, len(in_secure)))
+        w0 = self.week
+        self.set_basis(in_secure, S25, until=w0 + rng.integers(1, o.s25_initial_weeks + 1, len(in_secure)))
         in_tier4 = care[ch.placement[care] == TIER4]
         detained = in_tier4[rng.random(len(in_tier4)) < o.mha_detention_share]
         self.set_basis(detained, MHA)
         custody = care[ch.placement[care] == CUSTODY]
         remand = rng.random(len(custody)) < 0.5
-        self.set_basis(custody[remand], REMAND, until=rng.integers(1, 13, int(remand.sum())))
-        self.set_basis(custody[~remand], SENTENCE, until=rng.integers(1, 26, int((~remand).sum())))
+        self.set_basis(custody[remand], REMAND, until=w0 + rng.integers(1, 13, int(remand.sum())))
+        self.set_basis(custody[~remand], SENTENCE, until=w0 + rng.integers(1, 26, int((~remand).sum())))
         # Children already under DoL orders (T7-015: at least 1,000, about half in unregistered settings).
         n_dol = int(round(o.initial_dol_children * self.scale))
         homes = care[of_type(ch.placement[care], RESIDENTIAL, THERAPEUTIC, UNREGISTERED)]
         chosen = homes[np.argsort(-ch.distress[homes])[:n_dol]]
-        self.set_basis(chosen, DOL, until=rng.integers(1, o.dol_review_weeks + 1, len(chosen)))
+        self.set_basis(chosen, DOL, until=w0 + rng.integers(1, o.dol_review_weeks + 1, len(chosen)))
         for b in (S25, MHA, REMAND, SENTENCE, DOL):
-            ch.basis_start[start[ch.basis[start] == b]] = 0
+            ch.basis_start[start[ch.basis[start] == b]] = w0
         self.reprice(start)
-        self._next_arrival = int(np.searchsorted(ch.arrival_week, 1, side="left"))
+        self._next_arrival = int(np.searchsorted(ch.arrival_week, self.week + 1, side="left"))
         self.edge_hazard_scale = ag.edge_hazard_scale(self)
 
     def _arrivals(self, w: int) -> None:
         ch = self.children
-        if w == 0:
-            return
         end = int(np.searchsorted(ch.arrival_week, w, side="right"))
         new = np.arange(self._next_arrival, end)
         self._next_arrival = end
@@ -538,6 +541,9 @@ class CarePathwaysModel(mesa.Model):
 
         ch, cap, s = self.children, self.capacity, 1.0 / self.scale
         act = self.present_children()
+        if w < 0:  # burn-in: budgets still count, nothing is recorded
+            self._book_budgets(w, act)
+            return
         legal = ch.legal[act]
         care_mask = legal != NOT_LOOKED_AFTER
         ic = act[care_mask]
@@ -587,16 +593,42 @@ class CarePathwaysModel(mesa.Model):
         for key, value in self.tally.values.items():
             row[key] = value * s
         self.weekly.put(w, row)
-        # Budgets: each LA's share of spend, and each region's NHS spend on CAMHS and Tier 4.
+        self._book_budgets(w, act)
+
+    def _book_budgets(self, w: int, act: np.ndarray) -> None:
+        """Each LA's share of spend, and each region's NHS spend on CAMHS and Tier 4, against budgets."""
+        ch, f = self.children, self.cfg.funding
+        ic = act[ch.legal[act] != NOT_LOOKED_AFTER]
+        supported = act[ch.support_until[act] > w]
+        camhs = act[ch.camhs_until[act] > w]
         la_spend = self.ledger.la_share_by_la + np.bincount(
             ch.la[supported], minlength=self.geo.n_la) * f.community_support_weekly_cost_gbp * self.prices.index
-        week_of_year = w % WEEKS_PER_YEAR
+        week_of_year = (w + self.burn_in) % WEEKS_PER_YEAR
         self.roster.book_spend("childrens_social_care", la_spend, week_of_year)
         nhs_region = (np.bincount(ch.region[camhs], minlength=len(REGIONS)) * f.camhs_support_weekly_cost_gbp
                       * self.prices.index)
         t4 = ic[ch.placement[ic] == TIER4]
         nhs_region = nhs_region + np.bincount(ch.region[t4], weights=ch.weekly_cost[t4], minlength=len(REGIONS))
         self.roster.book_spend("camhs", nhs_region, week_of_year)
+
+    def _end_burn_in(self) -> None:
+        """The burn-in is over: histories start afresh, so every output covers the run proper only."""
+        ch, act = self.children, self.present_children()
+        ch.moves[:] = 0
+        ch.moves_this_year[:] = 0
+        ch.weeks_by_placement[:] = 0
+        ch.weeks_by_basis[:] = 0
+        ch.harm_incidents[:] = 0
+        ch.care_entries[:] = 0
+        ch.placement_start[act] = 0
+        ch.basis_start[act] = 0
+        ch.ever_deprived[:] = False
+        ch.ever_deprived[act[ch.basis[act] != NO_BASIS]] = True
+        ch.ever_in_care[:] = False
+        ch.ever_in_care[act[ch.legal[act] != NOT_LOOKED_AFTER]] = True
+        self.three_plus_by_year = []
+        self.in_care_this_year = np.zeros(ch.n, bool)
+        self.in_care_this_year[act[ch.legal[act] != NOT_LOOKED_AFTER]] = True
 
     def finish(self) -> None:
         """Close open spells so per-child totals cover the whole horizon."""

@@ -52,7 +52,7 @@ class EventLog:
         ``reason`` is a name from REASONS, or an array of codes.
         """
         n = len(child)
-        if n == 0:
+        if n == 0 or week < 0:  # nothing is recorded during a burn-in
             return
 
         def col(v, dtype):
@@ -151,7 +151,7 @@ class WeeklyTable:
 
 def children_frame(ch: Children, la_names: list[str]) -> pd.DataFrame:
     """One row per child who was ever present in the run."""
-    ever = np.flatnonzero(ch.status != 0)
+    ever = np.flatnonzero((ch.status != 0) & ~((ch.status == 2) & (ch.exit_week < 0)))  # not gone in a burn-in
     data = {
         "child": ever,
         "birth_week": ch.birth_week[ever],
@@ -219,7 +219,7 @@ def summarise(model) -> dict:
     in_care_weeks = wk[:, col["children_in_care"]].sum()  # national child-weeks looked after
     care_years = in_care_weeks / 52.0
     present_weeks = wk[:, col["children_present"]].sum()
-    ever = ch.status != 0
+    ever = (ch.status != 0) & ~((ch.status == 2) & (ch.exit_week < 0))  # not those gone in a burn-in
     ever_in_care = ever & ch.ever_in_care
     weeks_by_basis = ch.weeks_by_basis[ever].sum(axis=0) / scale / years
     by_basis = {

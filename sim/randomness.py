@@ -35,9 +35,10 @@ def _mix(x: np.ndarray) -> np.ndarray:
 class Streams:
     """Random streams for one run, one per named decision point."""
 
-    def __init__(self, seed: int, n_weeks: int):
+    def __init__(self, seed: int, n_weeks: int, first_week: int = 0):
         self.seed = int(seed)
-        self.n_weeks = int(n_weeks)
+        self.first_week = int(first_week)  # negative during a burn-in
+        self.n_weeks = int(n_weeks) - self.first_week
         self._keys: dict[str, np.ndarray] = {}
 
     def _week_keys(self, decision: str) -> np.ndarray:
@@ -53,14 +54,14 @@ class Streams:
 
     def uniform(self, decision: str, week: int, children: np.ndarray) -> np.ndarray:
         """One U[0, 1) draw per child for this decision point and week."""
-        key = self._week_keys(decision)[min(int(week), self.n_weeks)]
+        key = self._week_keys(decision)[min(int(week) - self.first_week, self.n_weeks)]
         x = np.asarray(children, dtype=np.uint64) * _GOLDEN
         x += key
         return (_mix(x) >> np.uint64(11)) * _TO_UNIT
 
     def uniform2(self, decision: str, week: int, children: np.ndarray) -> tuple[np.ndarray, np.ndarray]:
         """Two independent U[0, 1) draws per child from one hash (its high and low 32 bits)."""
-        key = self._week_keys(decision)[min(int(week), self.n_weeks)]
+        key = self._week_keys(decision)[min(int(week) - self.first_week, self.n_weeks)]
         x = np.asarray(children, dtype=np.uint64) * _GOLDEN
         x += key
         x = _mix(x)
