@@ -221,6 +221,7 @@ from sim.placements import (  # noqa: E402
 )
 
 CSC = "childrens_social_care"
+PAYER_INDEX = {"local_authority": 0, "nhs": 1, "justice": 2, "education": 3}
 
 
 def la_will_fund(model, idx: np.ndarray, decision: str) -> np.ndarray:
@@ -285,6 +286,14 @@ def edge_of_care(model, w: int) -> None:
     band_scale = scale[(ch.age_years(pool, w) >= 16).astype(np.int64)]
     p = np.minimum(band_scale * np.exp(pop.edge_entry_distress_slope * (ch.distress[pool] - ref)), 1.0)
     enter = pool[model.streams.uniform("edge_entry", w, pool) < p]
+    # Schools notice distress at the edge of care; a flexible education service may offer support
+    # (within its weekly capacity), which lowers distress and so later entries.
+    crisis = pool[(ch.distress[pool] >= model.cfg.distress.crisis_threshold) & (ch.support_until[pool] <= w)]
+    crisis = crisis[ch.legal[crisis] == NOT_LOOKED_AFTER]
+    noticed = crisis[model.streams.uniform("school_notice", w, crisis)
+                     < model.roster.notice["education"][ch.region[crisis]]]
+    noticed = noticed[~np.isin(noticed, enter)] if len(enter) and len(noticed) else noticed
+    _offer_support(model, "education", noticed, "school_offer", "support_until")
     noticed_by_police = ch.has("going_missing", enter) | ch.has("risk_to_others", enter)
     agency = np.where(noticed_by_police, model.agency_uid("police", enter), model.agency_uid("education", enter))
     model.enter_care(enter, "crisis", agency)
@@ -314,11 +323,20 @@ def _offer_support(model, kind: str, idx: np.ndarray, decision: str, until_attr:
     sel = idx[got]
     until[sel] = w + model.cfg.distress.support_weeks
     model.roster.count_decisions(kind, area[got])
-    reason = "flexible_support" if kind == CSC else "camhs_support"
+    if until_attr == "support_until":
+        # Who pays for the package: the offering agency's payer.
+        ch.support_payer[sel] = PAYER_INDEX[model.roster.by_kind[kind][0].payer]
+    reason = SUPPORT_REASON[kind]
     model.events.add(w, sel, "support", basis=ch.basis[sel], from_type=ch.placement[sel], reason=reason,
                      agency=model.roster.uid[kind][area[got]])
-    model.tally.add("flexible_support_packages" if kind == CSC else "camhs_support_packages", len(sel))
+    model.tally.add(SUPPORT_TALLY[kind], len(sel))
     return got
+
+
+SUPPORT_REASON = {CSC: "flexible_support", "camhs": "camhs_support", "education": "school_support",
+                  "youth_justice": "bail_support"}
+SUPPORT_TALLY = {CSC: "flexible_support_packages", "camhs": "camhs_support_packages",
+                 "education": "education_support_packages", "youth_justice": "bail_support_packages"}
 
 
 def placement_breakdowns(model, w: int) -> None:
@@ -391,8 +409,12 @@ def escalate_crises(model, w: int) -> None:
     # Police and youth justice: arrest at crisis, then remand to custody or not.
     harmful = act[ch.has("risk_to_others", act) & (ch.distress[act] >= cfg.distress.crisis_threshold)
                   & (ch.placement[act] != CUSTODY) & (ch.basis[act] != S25) & (ch.basis[act] != MHA)]
-    p_arrest = cfg.youth_justice.arrest_per_week_at_crisis * 2 * (1 - roster.risk_tolerance["police"][ch.region[harmful]])
+    p_arrest = (cfg.youth_justice.arrest_per_week_at_crisis * 2 * (1 - roster.risk_tolerance["police"][ch.region[harmful]])
+                * roster.notice["police"][ch.region[harmful]])
     arrested = harmful[model.streams.uniform("arrest", w, harmful) < p_arrest]
+    # A flexible youth justice service offers bail support in the community instead of remand.
+    bailed = _offer_support(model, "youth_justice", arrested, "bail_offer", "support_until")
+    arrested = arrested[~bailed]
     p_remand = cfg.youth_justice.remand_probability * 2 * (1 - roster.risk_tolerance["youth_justice"][ch.region[arrested]])
     remanded = arrested[model.streams.uniform("remand", w, arrested) < p_remand]
     if len(remanded):

@@ -157,6 +157,7 @@ def plan(overrides: Sequence[str] = (), scenarios: Sequence[str] | None = None, 
             raise ConfigError("compare.backend=ray needs the ray package: pip install 'care-pathways[ray]'")
 
     known = library()
+    source = "compare.scenarios"
     if chosen:
         if scenarios:
             raise ConfigError(f"{chosen[-1]} and compare.scenarios both choose scenarios: "
@@ -165,6 +166,7 @@ def plan(overrides: Sequence[str] = (), scenarios: Sequence[str] | None = None, 
         value = chosen[-1].split("=", 1)[1].strip()
         parts = [p.strip() for p in value.strip("[]").split(",") if p.strip()]
         scenarios = ["+".join(parts)] if parts else []
+        source = "scenario"
     if not scenarios:
         scenarios = known
     labels: list[str] = []
@@ -172,7 +174,7 @@ def plan(overrides: Sequence[str] = (), scenarios: Sequence[str] | None = None, 
         parts = [p.strip() for p in str(name).split("+") if p.strip()]
         bad = [p for p in parts if p not in known] or ([] if parts else [str(name)])
         if bad:
-            raise ConfigError(f"compare.scenarios: unknown scenario {bad[0]!r}; known scenarios: {known}")
+            raise ConfigError(f"{source}: unknown scenario {bad[0]!r}; known scenarios: {known}")
         parts = [p for p in parts if p != BASELINE] or [BASELINE]
         label = "+".join(parts)
         if label not in labels:

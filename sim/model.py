@@ -571,10 +571,11 @@ class CarePathwaysModel(mesa.Model):
         supported = act[ch.support_until[act] > w]
         camhs = act[ch.camhs_until[act] > w]
         f = self.cfg.funding
-        support_cost = len(supported) * f.community_support_weekly_cost_gbp * self.prices.index
+        support_by_payer = np.bincount(ch.support_payer[supported], minlength=len(PAYERS)) * (
+            f.community_support_weekly_cost_gbp * self.prices.index)
+        support_cost = support_by_payer.sum()
         camhs_cost = len(camhs) * f.camhs_support_weekly_cost_gbp * self.prices.index
-        by_payer = self.ledger.spend_by_payer().copy()
-        by_payer[0] += support_cost
+        by_payer = self.ledger.spend_by_payer() + support_by_payer
         by_payer[1] += camhs_cost
         spend_type = self.ledger.spend_by_type()
         for i, t in enumerate(PLACEMENT_TYPES):
@@ -601,8 +602,13 @@ class CarePathwaysModel(mesa.Model):
         ic = act[ch.legal[act] != NOT_LOOKED_AFTER]
         supported = act[ch.support_until[act] > w]
         camhs = act[ch.camhs_until[act] > w]
-        la_spend = self.ledger.la_share_by_la + np.bincount(
-            ch.la[supported], minlength=self.geo.n_la) * f.community_support_weekly_cost_gbp * self.prices.index
+        package = f.community_support_weekly_cost_gbp * self.prices.index
+        la_paid = supported[ch.support_payer[supported] == 0]
+        la_spend = self.ledger.la_share_by_la + np.bincount(ch.la[la_paid], minlength=self.geo.n_la) * package
+        for kind, payer in (("education", 3), ("youth_justice", 2)):
+            paid = supported[ch.support_payer[supported] == payer]
+            self.roster.book_spend(kind, np.bincount(ch.region[paid], minlength=len(REGIONS)) * package,
+                                   (w + self.burn_in) % WEEKS_PER_YEAR)
         week_of_year = (w + self.burn_in) % WEEKS_PER_YEAR
         self.roster.book_spend("childrens_social_care", la_spend, week_of_year)
         nhs_region = (np.bincount(ch.region[camhs], minlength=len(REGIONS)) * f.camhs_support_weekly_cost_gbp

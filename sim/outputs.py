@@ -29,7 +29,7 @@ REASONS = (
     "", "breakdown", "step_down", "escalation", "entry", "age_18", "funding_agreed", "no_registered_place",
     "secure_bed", "review", "distress_fell", "court", "order_expired", "discharge_ready", "remand_ended",
     "sentence_ended", "settled", "crisis", "needs_met", "referral_waited", "refused_by_home", "custody",
-    "flexible_support", "camhs_support", "out_of_registered", "order_made",
+    "flexible_support", "camhs_support", "out_of_registered", "order_made", "school_support", "bail_support",
 )
 RS = {name: i for i, name in enumerate(REASONS)}
 NO_TYPE = -1
@@ -122,7 +122,7 @@ def weekly_columns() -> list[str]:
         cols += [f"applications_{o}", f"grants_{o}", f"refusals_{o}", f"renewals_{o}", f"discharges_{o}",
                  f"expiries_{o}", f"unheard_{o}"]
     cols += ["moves", "out_of_area", "harm_incidents", "delayed_discharge_weeks", "flexible_support_packages",
-             "camhs_support_packages", "funding_agreement_waits"]
+             "camhs_support_packages", "education_support_packages", "bail_support_packages", "funding_agreement_waits"]
     cols += [f"spend_{t}" for t in PLACEMENT_TYPES] + [f"spend_{p}" for p in PAYERS]
     cols += ["spend_community_support", "spend_total", "placements_10k_plus"]
     cols += [f"implementation_{p}" for p in PAYERS]
