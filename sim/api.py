@@ -58,13 +58,13 @@ def _one_line(exc: Exception, overrides: Sequence[str]) -> str:
     value = next((o.split("=", 1)[1] for o in reversed(overrides) if o.split("=", 1)[0].lstrip("+~") == key), None)
     if ("not in '" in first or "not in struct" in detail) and key.rsplit(".", 1)[-1].isdigit():
         schedule = key.rsplit(".", 1)[0]
-        return f"{schedule} is a year schedule: override it whole, e.g. ++{schedule}={{2026:70}}"
+        return f"{schedule} is a year schedule: set years with ++{schedule}={{2026:70}}"
     if "not in '" in first or "not in struct" in detail:
         parent = key.rsplit(".", 1)[0] if "." in key else ""
         return f"{key or first} is not a known parameter; allowed here: {_allowed_keys(parent)}"
     if "is incompatible with (int)" in first:
         schedule = key.rsplit(".", 1)[0]
-        return f"{schedule} is a year schedule: override it whole, e.g. {schedule.rsplit('.', 1)[-1]}={{2023:5000}}"
+        return f"{schedule} is a year schedule: set years with ++{schedule}={{2023:5000}}"
     if "could not be converted" in first:
         kind = first.rsplit(" ", 1)[-1].lower()
         return f"{key} must be a {kind}, got {value!r}" if value is not None else f"{key}: {first}"

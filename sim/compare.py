@@ -29,7 +29,8 @@ import shutil
 import sys
 from dataclasses import dataclass, field
 from pathlib import Path
-from typing import Any, Callable, Iterable, Sequence
+from collections.abc import Callable, Sequence
+from typing import Any
 
 import numpy as np
 import pandas as pd
@@ -128,6 +129,8 @@ def plan(overrides: Sequence[str] = (), scenarios: Sequence[str] | None = None, 
     from sim.scenarios import INTERVENTIONS
 
     overrides = [str(o) for o in overrides]
+    if any(_key(o) == "seed" for o in overrides):
+        raise ConfigError("seed is set for each run: choose the seeds with compare.first_seed=N and compare.seeds=N")
     chosen = [o for o in overrides if _key(o) == "scenario"]
     per_iv = [o for o in overrides if _key(o).startswith("scenario.")]
     common = [o for o in overrides if _key(o) != "scenario" and not _key(o).startswith("scenario.")]
@@ -540,18 +543,18 @@ def markdown_report(c: Comparison) -> str:
         "",
         "## Headline metrics",
         "",
-        f"Each cell: the mean over seeds, then for a scenario, in parentheses, its difference from the baseline "
-        f"(the mean paired difference) with its {pct} confidence interval in brackets. Shares are percentages and "
-        f"their differences percentage points (pp); money is in 2024 pounds a year, for England.",
+        (f"Each cell: the mean over seeds, then for a scenario, in parentheses, its difference from the baseline "
+         f"(the mean paired difference) with its {pct} confidence interval in brackets. Shares are percentages "
+         f"and their differences percentage points (pp); money is in 2024 pounds a year, for England."),
         "",
         headline_markdown(c),
         "",
         "## Implementation cost against savings, by payer",
         "",
-        f"A year, in 2024 pounds, for England. Implementation: the scenario's own cost "
-        f"(cost.implementation_gbp). Saving: the baseline's cost minus the scenario's (cost.by_payer; "
-        f"negative is extra spend). Net: saving minus implementation cost. {pct} intervals of the paired "
-        f"difference in brackets.",
+        (f"A year, in 2024 pounds, for England. Implementation: the scenario's own cost "
+         f"(cost.implementation_gbp). Saving: the baseline's cost minus the scenario's (cost.by_payer; "
+         f"negative is extra spend). Net: saving minus implementation cost. {pct} intervals of the paired "
+         f"difference in brackets."),
         "",
     ]
     rows = _cost_rows(c)

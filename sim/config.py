@@ -9,6 +9,7 @@ dataclasses, so an unknown key or a wrong type is caught by Hydra itself, and
 
 from __future__ import annotations
 
+import math
 from dataclasses import dataclass, field, fields, is_dataclass
 from typing import Any, Dict, List, Optional
 
@@ -400,12 +401,19 @@ def _fail(name: str, value: Any, allowed: str) -> None:
     raise ConfigError(f"{name} must be {allowed}, got {value!r}")
 
 
+def _check_finite(name: str, value: float) -> None:
+    if not math.isfinite(float(value)):
+        _fail(name, value, "a finite number")
+
+
 def _check_unit(name: str, value: float) -> None:
+    _check_finite(name, value)
     if not (0.0 <= float(value) <= 1.0):
         _fail(name, value, "in [0, 1]")
 
 
 def _check_nonneg(name: str, value: float) -> None:
+    _check_finite(name, value)
     if float(value) < 0:
         _fail(name, value, ">= 0")
 
@@ -442,6 +450,8 @@ def _check_year_schedule(name: str, schedule: Dict[int, float]) -> None:
 
 def validate(cfg: CarePathwaysConfig) -> CarePathwaysConfig:
     """Check every range; raise ConfigError with one line naming field, value and what is allowed."""
+    for name, value in (("population.scale", cfg.population.scale), ("horizon.years", cfg.horizon.years)):
+        _check_finite(name, value)
     if cfg.compare.backend not in ("local", "serial", "ray"):
         _fail("compare.backend", cfg.compare.backend, "one of ['local', 'serial', 'ray']")
     if cfg.compare.seeds < 1:

@@ -513,6 +513,7 @@ class CarePathwaysModel(mesa.Model):
             s20 = self.streams.uniform("legal_status", w, ageing_in) < self.cfg.population.s20_share
             ch.legal[ageing_in] = np.where(s20, S20, CARE_ORDER)
             ch.ever_in_care[ageing_in] = True
+            self.tally.add("ageing_in_care", len(ageing_in))
             self.changed_population()
             self.in_care_this_year[ageing_in] = True
             self.place(ageing_in, ag.pathway_placement(self, ageing_in, w), "entry", count_as_move=False)

@@ -111,7 +111,7 @@ class Tally:
 
 def weekly_columns() -> list[str]:
     cols = ["week", "year", "children_present", "children_in_care", "edge_of_care", "entries_to_care",
-            "exits_from_care", "arrivals", "departures"]
+            "ageing_in_care", "exits_from_care", "arrivals", "departures"]
     cols += [f"children_{t}" for t in PLACEMENT_TYPES]
     cols += [f"legal_{b}" for b in BASES] + [f"looked_after_{s}" for s in LEGAL_STATUS[1:]]
     cols += [f"region_{r}" for r in REGIONS]
@@ -182,30 +182,30 @@ def children_frame(ch: Children, la_names: list[str]) -> pd.DataFrame:
 
 
 def write_outputs(run_dir: Path, summary: dict, frames: dict[str, pd.DataFrame]) -> dict[str, Path]:
-    """Write summary.json and the Parquet tables atomically: all under temporary names, then renamed."""
+    """Write summary.json and the Parquet tables atomically: all under temporary names, then renamed.
+
+    If anything fails (a write or a rename), every file of this run is removed again: no run leaves a
+    partial set of outputs behind.
+    """
     run_dir.mkdir(parents=True, exist_ok=True)
-    staged: list[tuple[Path, Path]] = []
+    staged: list[tuple[Path, Path]] = [(run_dir / f".{name}.parquet.tmp", run_dir / f"{name}.parquet")
+                                       for name in frames]
+    staged.append((run_dir / ".summary.json.tmp", run_dir / "summary.json"))
+    done: list[Path] = []
     try:
-        for name, frame in frames.items():
-            final = run_dir / f"{name}.parquet"
-            tmp = run_dir / f".{name}.parquet.tmp"
+        for (tmp, _), frame in zip(staged, frames.values()):
             frame.to_parquet(tmp, index=False)
-            staged.append((tmp, final))
-        final = run_dir / "summary.json"
-        tmp = run_dir / ".summary.json.tmp"
-        tmp.write_text(json.dumps(summary, indent=2, sort_keys=False) + "\n")
-        staged.append((tmp, final))
+        staged[-1][0].write_text(json.dumps(summary, indent=2, sort_keys=False) + "\n")
+        for tmp, final in staged:
+            os.replace(tmp, final)
+            done.append(final)
     except BaseException:
         for tmp, _ in staged:
             tmp.unlink(missing_ok=True)
-        for name in frames:
-            (run_dir / f".{name}.parquet.tmp").unlink(missing_ok=True)
-        (run_dir / ".summary.json.tmp").unlink(missing_ok=True)
+        for final in done:
+            final.unlink(missing_ok=True)
         raise
-    for tmp, final in staged:
-        os.replace(tmp, final)
     return {final.stem: final for _, final in staged}
-
 
 def summarise(model) -> dict:
     """Headline figures of a run: restriction, cost, stability, safety (national where the key says so)."""

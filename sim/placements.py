@@ -117,6 +117,8 @@ class Capacity:
             m = limited & ((provider == prov) | ((provider == DOL_HOME) & (prov == MARKET)))
             if m.any():
                 np.add.at(table, (rows[m], la[m]), sign)
+        if sign < 0:
+            self.settle()  # a vacated place above a year's cut closes at once
 
     def places(self, ptype: int) -> int:
         return int(self.in_house[ptype].sum() + self.market[ptype].sum())

@@ -17,6 +17,9 @@ BAD_INPUT = [
     pytest.param("scenario=foo", "scenario", "foo", id="unknown-scenario"),
     pytest.param("orders.dol_grant_probability=1.5", "orders.dol_grant_probability", "1.5",
                  id="probability-above-1"),
+    # An uncited probability, so only the range check (not the citation check) can catch it.
+    pytest.param("orders.s25_grant_probability=1.5", "orders.s25_grant_probability", "1.5",
+                 id="uncited-probability-above-1"),
     pytest.param("placements.secure_home.places_by_year={2017:-5,2019:237,2020:230,2023:204}",
                  "placements.secure_home.places_by_year", "-5", id="negative-capacity"),
     pytest.param("placements.foster_agency.weekly_cost_gbp=-100", "placements.foster_agency.weekly_cost_gbp",
