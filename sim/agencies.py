@@ -59,7 +59,8 @@ class Camhs(Agency):
 
 
 class Education(Agency):
-    """Schools and SEND services, per region: notice distress, co-fund placements for autism/LD."""
+    """Schools and SEND services, per region: notice crises at the edge of care and may offer support;
+    co-fund placements for children with autism or a learning disability."""
 
     kind, label, covers, payer = "education", "Education", PER_REGION, "education"
 
@@ -71,7 +72,7 @@ class Police(Agency):
 
 
 class YouthJusticeService(Agency):
-    """Youth justice, per region: remand decisions."""
+    """Youth justice, per region: bail support in the community (if flexible) or remand."""
 
     kind, label, covers, payer = "youth_justice", "Youth justice", PER_REGION, "justice"
 
@@ -268,7 +269,7 @@ def edge_hazard_scale(model) -> tuple[np.ndarray, float]:
     d = ch.distress[pool]
     ref = float(d.mean())
     weight = np.exp(pop.edge_entry_distress_slope * (d - ref))
-    older = ch.age_years(pool, 0) >= 16
+    older = ch.age_years(pool, model.week) >= 16
     starts = schedule_value(pop.starts_by_year, model.cfg.start_year) * pop.edge_share_of_entries * model.scale
     target = np.array([pop.start_share_10_to_15, pop.start_share_16_17]) * starts / WEEKS_PER_YEAR
     have = np.array([weight[~older].sum(), weight[older].sum()])

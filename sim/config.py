@@ -384,7 +384,7 @@ _UNIT_INTERVAL = {
     "share_aged_10_to_15", "share_aged_16_17", "share_aged_5_to_9", "start_share_10_to_15",
     "start_share_16_17", "edge_share_of_entries", "complexity_loading", "crisis_threshold",
     "crisis_response_penalty", "residential_threshold", "tier4_threshold", "secure_threshold",
-    "therapeutic_preference", "supported_accommodation_share", "in_house_share", "market_location_spread", "market_refusal", "available_share", "acceptance_base",
+    "therapeutic_preference", "supported_accommodation_share", "in_house_share", "market_refusal", "available_share", "acceptance_base",
     "acceptance_risk_to_others_penalty", "s25_grant_probability", "dol_grant_probability",
     "mha_detention_share", "strength", "refusal_reduction", "crisis_penalty_reduction",
     "funding_delay_reduction", "tier4_redirect_share", "joint_package_boost", "shift", "arrest_per_week_at_crisis",
@@ -488,11 +488,14 @@ def validate(cfg: CarePathwaysConfig) -> CarePathwaysConfig:
             _fail(f"placements.{t}.places_by_year", dict(p.places_by_year),
                   "a non-empty {year: places} schedule (or unlimited: true)")
         _check_year_schedule(f"placements.{t}.places_by_year", p.places_by_year)
+        _check_year_schedule(f"placements.{t}.external_occupancy_by_year", p.external_occupancy_by_year)
         if p.min_age not in range(10, 18):
             _fail(f"placements.{t}.min_age", p.min_age, "an age from 10 to 17")
     for name, schedule in (("population.children_looked_after_by_year", pop.children_looked_after_by_year),
                            ("population.starts_by_year", pop.starts_by_year),
                            ("orders.dol_propensity_by_year", cfg.orders.dol_propensity_by_year),
+                           ("secure_welfare.youth_justice_places_by_year",
+                            cfg.secure_welfare.youth_justice_places_by_year),
                            ("funding.cost_index_by_year", cfg.funding.cost_index_by_year)):
         if not schedule:
             _fail(name, dict(schedule), "a non-empty {year: value} schedule")

@@ -93,6 +93,10 @@ class CarePathwaysModel(mesa.Model):
                                              (len(PLACEMENT_TYPES), self.geo.n_la))
         self._apply_year(cfg.start_year)
         self._start_population()
+        if not self.burn_in:
+            self._start_interventions()
+
+    def _start_interventions(self) -> None:
         for intervention in self.interventions:
             intervention.initialise(self)
         self.roster.refresh()
@@ -102,15 +106,16 @@ class CarePathwaysModel(mesa.Model):
     def step(self) -> None:
         """One week. The order of the mechanisms is the model's specification."""
         w = self.week
-        if w == 0 and self.burn_in:
-            self._end_burn_in()
         if w > -self.burn_in and (w + self.burn_in) % WEEKS_PER_YEAR == 0:
             self._new_year(self.cfg.start_year + max(w, 0) // WEEKS_PER_YEAR)
+        if w == 0 and self.burn_in:
+            self._end_burn_in()
         self.tally = Tally()
         self.capacity.settle()
         self.roster.new_week()
-        for intervention in self.interventions:
-            intervention.apply(self, w)
+        if w >= 0:  # scenarios act from the run proper, not during a burn-in
+            for intervention in self.interventions:
+                intervention.apply(self, w)
         self._arrivals(w)                    # children entering care from outside the pool, ageing in
         self._ageing_out(w)                  # turning 18: leaving care, every order ends
         courts.review_orders(self, w)        # s25 expiry and renewal, DoL reviews, custody, Tier 4 discharge
@@ -425,7 +430,8 @@ class CarePathwaysModel(mesa.Model):
 
     def _start_population(self) -> None:
         ch, cfg = self.children, self.cfg
-        start = np.flatnonzero(ch.arrival_week <= self.week)
+        # The starting population; later arrivals (even in the first week) arrive through _arrivals.
+        start = np.flatnonzero(np.isin(ch.arrival_kind, (INITIAL_IN_CARE, INITIAL_EDGE)))
         ch.status[start] = PRESENT
         self.present[start] = True
         self.changed_population()
@@ -434,7 +440,7 @@ class CarePathwaysModel(mesa.Model):
         ch.provider[start] = MARKET
         care = start[ch.arrival_kind[start] == INITIAL_IN_CARE]
         rng = self.streams.generator("initial_placements")
-        types = initial_placement_types(cfg, ch, care, 0, rng)
+        types = initial_placement_types(cfg, ch, care, self.week, rng)
         s20 = rng.random(len(care)) < cfg.population.s20_share
         ch.legal[care] = np.where(s20, S20, CARE_ORDER)
         ch.ever_in_care[care] = True
@@ -481,7 +487,7 @@ class CarePathwaysModel(mesa.Model):
         for b in (S25, MHA, REMAND, SENTENCE, DOL):
             ch.basis_start[start[ch.basis[start] == b]] = w0
         self.reprice(start)
-        self._next_arrival = int(np.searchsorted(ch.arrival_week, self.week + 1, side="left"))
+        self._next_arrival = len(start)  # the starting population has the lowest ids
         self.edge_hazard_scale = ag.edge_hazard_scale(self)
 
     def _arrivals(self, w: int) -> None:
@@ -636,6 +642,7 @@ class CarePathwaysModel(mesa.Model):
         self.three_plus_by_year = []
         self.in_care_this_year = np.zeros(ch.n, bool)
         self.in_care_this_year[act[ch.legal[act] != NOT_LOOKED_AFTER]] = True
+        self._start_interventions()
 
     def finish(self) -> None:
         """Close open spells so per-child totals cover the whole horizon."""
