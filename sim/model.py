@@ -202,6 +202,15 @@ class CarePathwaysModel(mesa.Model):
         ch.payer_mix[idx] = mix
         self._book(idx, +1)
 
+    def _vacate(self, idx: np.ndarray) -> np.ndarray:
+        """Children leave their current places: the place is freed, its cost unbooked, the spell closed."""
+        ch = self.children
+        old = ch.placement[idx].astype(np.int64)
+        self.capacity.occupy(old, ch.placement_la[idx], ch.provider[idx], -1)
+        self._book(idx, -1)
+        ch.weeks_by_placement[idx, old] += self.week - ch.placement_start[idx]
+        return old
+
     def move(self, idx: np.ndarray, new_type, new_la: np.ndarray, provider: np.ndarray, reason: str,
              agency: np.ndarray, count_as_move: bool = True) -> None:
         """Move children to places already taken for them (capacity.find took them)."""
@@ -209,10 +218,7 @@ class CarePathwaysModel(mesa.Model):
             return
         ch, w, dc = self.children, self.week, self.cfg.distress
         new_type = np.broadcast_to(np.asarray(new_type, np.int64), idx.shape)
-        old = ch.placement[idx].astype(np.int64)
-        self.capacity.occupy(old, ch.placement_la[idx], ch.provider[idx], -1)
-        self._book(idx, -1)
-        ch.weeks_by_placement[idx, old] += w - ch.placement_start[idx]
+        old = self._vacate(idx)
         ch.placement[idx] = new_type
         ch.placement_la[idx] = new_la
         ch.provider[idx] = provider
@@ -353,10 +359,7 @@ class CarePathwaysModel(mesa.Model):
             return
         ch, w = self.children, self.week
         self.set_basis(idx[ch.basis[idx] != NO_BASIS], NO_BASIS)
-        old = ch.placement[idx].astype(np.int64)
-        self.capacity.occupy(old, ch.placement_la[idx], ch.provider[idx], -1)
-        self._book(idx, -1)
-        ch.weeks_by_placement[idx, old] += w - ch.placement_start[idx]
+        self._vacate(idx)
         ch.placement_start[idx] = w
         ch.provider[idx] = NO_PROVIDER
         ch.weekly_cost[idx] = 0.0
