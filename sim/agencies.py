@@ -213,7 +213,7 @@ class Roster:
 # ============================================================================ weekly mechanisms
 # Each acts on all children at once; the deciding agency is the one responsible for the child.
 from sim.children import (  # noqa: E402
-    DOL, EXIT_NEEDS_MET, MHA, NO_BASIS, NOT_LOOKED_AFTER, REMAND, S25, WEEKS_PER_YEAR,
+    DOL, EXIT_NEEDS_MET, NEVER, MHA, NO_BASIS, NOT_LOOKED_AFTER, REMAND, S25, WEEKS_PER_YEAR,
 )
 from sim.config import schedule_value  # noqa: E402
 from sim.placements import (  # noqa: E402
@@ -368,7 +368,7 @@ def escalate_crises(model, w: int) -> None:
 
     # Tier 4: mental-health crises, judged by CAMHS against its own risk tolerance.
     t4_thr = model.child_threshold("tier4", ic)
-    cand = ic[ch.has("mental_health", ic) & (d >= t4_thr) & (ch.tier4_referral_week[ic] < 0)]
+    cand = ic[ch.has("mental_health", ic) & (d >= t4_thr) & (ch.tier4_referral_week[ic] == NEVER)]
     noticed = cand[model.streams.uniform("camhs_notice", w, cand) < roster.notice["camhs"][ch.region[cand]]]
     supported = _offer_support(model, "camhs", noticed, "camhs_offer", "camhs_until")
     refer = noticed[~supported]
@@ -386,7 +386,7 @@ def escalate_crises(model, w: int) -> None:
     # Secure welfare bed: risk of serious harm (to others, from exploitation, from going missing).
     sec_thr = model.child_threshold("secure", ic)
     risky = ch.has("risk_to_others", ic) | ch.has("exploitation", ic) | ch.has("going_missing", ic)
-    cand = ic[risky & (d >= sec_thr) & (ch.secure_referral_week[ic] < 0) & (ch.basis[ic] != S25)]
+    cand = ic[risky & (d >= sec_thr) & (ch.secure_referral_week[ic] == NEVER) & (ch.basis[ic] != S25)]
     noticed = cand[model.streams.uniform("csc_notice", w, cand) < roster.notice[CSC][ch.la[cand]]]
     supported = _offer_support(model, CSC, noticed, "crisis_support", "support_until")
     refer = noticed[~supported]
@@ -399,7 +399,7 @@ def escalate_crises(model, w: int) -> None:
     in_home = ic[of_type(ch.placement[ic], RESIDENTIAL, UNREGISTERED)]
     needs = ch.has("mental_health", in_home) | ch.has("trauma", in_home)
     cand = in_home[needs & (ch.distress[in_home] >= cfg.distress.crisis_threshold) & (ch.pending_type[in_home] < 0)
-                   & (ch.secure_referral_week[in_home] < 0)]
+                   & (ch.secure_referral_week[in_home] == NEVER)]
     flex = roster.effective_flexibility(CSC)[ch.la[cand]]
     if model.levers.flexibility_boost is not None:
         flex = np.minimum(flex + model.levers.flexibility_boost[cand], 1.0)
@@ -450,13 +450,13 @@ def tier4_admissions(model, w: int) -> None:
     """Referred children are admitted when a Tier 4 bed is free: in region first, then anywhere."""
     ch, cfg = model.children, model.cfg
     act = model.present_children()
-    waiting = act[(ch.tier4_referral_week[act] >= 0) & (ch.placement[act] != TIER4)]
+    waiting = act[(ch.tier4_referral_week[act] != NEVER) & (ch.placement[act] != TIER4)]
     thr = model.child_threshold("tier4", waiting)
     withdrawn = waiting[ch.distress[waiting] < thr - cfg.pathway.step_down_margin]
-    ch.tier4_referral_week[withdrawn] = -1
+    ch.tier4_referral_week[withdrawn] = NEVER
     model.events.add(w, withdrawn, "withdrawal", to_type=TIER4, reason="distress_fell",
                      agency=model.agency_uid("camhs", withdrawn))
-    waiting = waiting[ch.tier4_referral_week[waiting] >= 0]
+    waiting = waiting[ch.tier4_referral_week[waiting] != NEVER]
     waiting = waiting[~of_type(ch.placement[waiting], *RESTRICTIVE)]
     found = model.capacity.find(TIER4, ch.la[waiting], ch.distress[waiting])
     got = waiting[found.placed]
@@ -467,8 +467,8 @@ def tier4_admissions(model, w: int) -> None:
 
     model.move(got, TIER4, found.la[found.placed], found.provider[found.placed], "escalation",
                model.agency_uid("camhs", got))
-    ch.tier4_referral_week[got] = -1
-    ch.ready_for_discharge_week[got] = -1
+    ch.tier4_referral_week[got] = NEVER
+    ch.ready_for_discharge_week[got] = NEVER
     model.tally.add("tier4_admissions", len(got))
     detained = got[model.streams.uniform("mha", w, got) < cfg.orders.mha_detention_share]
     end_orders(model, detained[ch.basis[detained] == DOL], "discharge", "escalation")
@@ -487,13 +487,13 @@ def allocate_secure_beds(model, w: int) -> None:
     ch, cfg = model.children, model.cfg
     sw, o = cfg.secure_welfare, cfg.orders
     act = model.present_children()
-    queue = act[(ch.secure_referral_week[act] >= 0) & (ch.placement[act] != SECURE)]
+    queue = act[(ch.secure_referral_week[act] != NEVER) & (ch.placement[act] != SECURE)]
     thr = model.child_threshold("secure", queue)
     withdrawn = queue[ch.distress[queue] < thr - o.dol_discharge_margin]
-    ch.secure_referral_week[withdrawn] = -1
+    ch.secure_referral_week[withdrawn] = NEVER
     model.events.add(w, withdrawn, "withdrawal", to_type=SECURE, reason="distress_fell",
                      agency=model.agency_uid(CSC, withdrawn))
-    waiting = queue[ch.secure_referral_week[queue] >= 0]
+    waiting = queue[ch.secure_referral_week[queue] != NEVER]
     waiting = waiting[~of_type(ch.placement[waiting], TIER4, CUSTODY)]
     swcu = model.roster.uid["secure_welfare_unit"][0]
 
@@ -524,14 +524,14 @@ def allocate_secure_beds(model, w: int) -> None:
         model.move(g, SECURE, g_la, g_prov, "secure_bed", np.full(len(g), swcu))
         model.set_basis(g, S25, until=w + o.s25_initial_weeks)
         grant_event(model, g, "s25")
-        ch.secure_referral_week[g] = -1
-        waiting = waiting[ch.secure_referral_week[waiting] >= 0]
+        ch.secure_referral_week[g] = NEVER
+        waiting = waiting[ch.secure_referral_week[waiting] != NEVER]
     model.tally.add("waiting_secure_home", len(waiting))
 
     # Not offered a secure bed in time: the LA applies for a DoL order for whatever placement it can find.
     long_wait = waiting[(w - ch.secure_referral_week[waiting] >= sw.weeks_before_dol_application)
                         & (ch.basis[waiting] == NO_BASIS)]
-    refused_recently = (ch.dol_refused_week[long_wait] >= 0) & (w - ch.dol_refused_week[long_wait] < o.dol_review_weeks)
+    refused_recently = (ch.dol_refused_week[long_wait] != NEVER) & (w - ch.dol_refused_week[long_wait] < o.dol_review_weeks)
     long_wait = long_wait[~refused_recently]
     propensity = schedule_value(o.dol_propensity_by_year, model.year)
     apply = long_wait[model.streams.uniform("dol_apply", w, long_wait) < propensity]
@@ -589,10 +589,10 @@ def returns_home(model, w: int) -> None:
     ok = (ch.basis[ic] == NO_BASIS) & of_type(ch.placement[ic], FAMILY, FOSTER_INHOUSE, FOSTER_AGENCY, RESIDENTIAL,
                                                          SUPPORTED)
     ok &= (ch.distress[ic] < pop.return_home_max_distress) & (ch.pending_type[ic] < 0)
-    ok &= (ch.secure_referral_week[ic] < 0) & (ch.tier4_referral_week[ic] < 0)
+    ok &= (ch.secure_referral_week[ic] == NEVER) & (ch.tier4_referral_week[ic] == NEVER)
     cand = ic[ok]
     going = cand[model.streams.uniform("return_home", w, cand) < pop.return_home_per_year / WEEKS_PER_YEAR]
     model.leave_care(going, "return_home", "settled")
     at_placement = going[ch.placement[going] != FAMILY]
     model.place(at_placement, np.full(len(at_placement), FAMILY), "settled", count_as_move=False)
-    ch.support_until[going] = -1
+    ch.support_until[going] = NEVER

@@ -30,6 +30,8 @@ BASES = ("none", "s25", "dol", "mha", "remand", "sentence")
 # How a child joins the simulation.
 INITIAL_IN_CARE, INITIAL_EDGE, AGEING_IN_CARE, DIRECT_ENTRY, JOINS_EDGE = range(5)
 ARRIVAL_KINDS = ("initial_in_care", "initial_edge_of_care", "ageing_in_care", "direct_entry", "joins_edge_of_care")
+# "Never" for a week-valued field (a week cannot be this far back; -1 would clash with burn-in weeks).
+NEVER = -(2 ** 30)
 # Status in the run.
 FUTURE, PRESENT, GONE = 0, 1, 2
 # How a child leaves the simulation.
@@ -84,24 +86,24 @@ class Children:
         self.legal = np.zeros(n, np.int8)
         self.basis = np.zeros(n, np.int64)  # int64: used as an index, and NumPy indexes fastest with intp
         self.order_id = i32(-1)
-        self.order_start = i32(-1)
-        self.order_until = i32(-1)  # expiry (s25), next review (DoL), release (custody)
-        self.basis_start = i32(-1)
+        self.order_start = i32(NEVER)
+        self.order_until = i32(NEVER)  # expiry (s25), next review (DoL), release (custody)
+        self.basis_start = i32(NEVER)
         self.placement = np.zeros(n, np.int64)
         self.placement_la = np.zeros(n, np.int64)
         self.provider = np.full(n, NO_PROVIDER, np.int8)
         self.placement_start = i32()
         self.weekly_cost = np.zeros(n, np.float64)
         self.payer_mix = np.zeros(n, np.int64)  # row of the payer-share table (sim.costs)
-        self.support_until = i32(-1)  # flexible community support (social care, school, youth justice)
+        self.support_until = i32(NEVER)  # flexible community support (social care, school, youth justice)
         self.support_payer = np.zeros(n, np.int64)  # who pays for that support (index into PAYERS)
-        self.camhs_until = i32(-1)  # community mental-health support (CAMHS)
-        self.secure_referral_week = i32(-1)
-        self.tier4_referral_week = i32(-1)
-        self.ready_for_discharge_week = i32(-1)
+        self.camhs_until = i32(NEVER)  # community mental-health support (CAMHS)
+        self.secure_referral_week = i32(NEVER)
+        self.tier4_referral_week = i32(NEVER)
+        self.ready_for_discharge_week = i32(NEVER)
         self.pending_type = np.full(n, -1, np.int64)  # a two-payer package awaiting funding agreement
-        self.pending_week = i32(-1)
-        self.dol_refused_week = i32(-1)
+        self.pending_week = i32(NEVER)
+        self.dol_refused_week = i32(NEVER)
         self.calm_weeks = i32()
         # history
         self.moves = i32()
@@ -111,10 +113,10 @@ class Children:
         self.ever_deprived = np.zeros(n, bool)
         self.ever_in_care = np.zeros(n, bool)  # looked after at any point in the run
         self.harm_incidents = i32()
-        self.entered_care_week = i32(-1)  # first entry into care in the run
-        self.left_care_week = i32(-1)  # last exit from care
+        self.entered_care_week = i32(NEVER)  # first entry into care in the run
+        self.left_care_week = i32(NEVER)  # last exit from care
         self.care_entries = i32()
-        self.exit_week = i32(-1)
+        self.exit_week = i32(NEVER)
         self.exit_reason = np.zeros(n, np.int8)
 
     # ---------------------------------------------------------------- views

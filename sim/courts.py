@@ -12,7 +12,7 @@ from __future__ import annotations
 
 import numpy as np
 
-from sim.children import DOL, MHA, NO_BASIS, NOT_LOOKED_AFTER, REMAND, S25, SENTENCE
+from sim.children import DOL, MHA, NEVER, NO_BASIS, NOT_LOOKED_AFTER, REMAND, S25, SENTENCE
 
 ORDER_OF_BASIS = {S25: "s25", DOL: "dol", MHA: "mha"}
 
@@ -89,7 +89,7 @@ def review_orders(model, w: int) -> None:
 
     ch, cfg = model.children, model.cfg
     act = model.present_children()
-    due = act[(ch.order_until[act] >= 0) & (ch.order_until[act] <= w)]
+    due = act[(ch.order_until[act] != NEVER) & (ch.order_until[act] <= w)]
     basis = ch.basis[due]
     margin = cfg.orders.dol_discharge_margin
     secure_thr = model.child_threshold("secure", due)
@@ -150,7 +150,7 @@ def review_orders(model, w: int) -> None:
     long_enough = w - ch.placement_start[in_t4] >= cfg.orders.tier4_min_weeks
     t4_thr = model.child_threshold("tier4", in_t4)
     ready = in_t4[long_enough & (ch.distress[in_t4] < t4_thr - cfg.pathway.step_down_margin)]
-    newly = ready[ch.ready_for_discharge_week[ready] < 0]
+    newly = ready[ch.ready_for_discharge_week[ready] == NEVER]
     ch.ready_for_discharge_week[newly] = w
     if len(ready):
         looked_after = ready[ch.legal[ready] != NOT_LOOKED_AFTER]
@@ -162,5 +162,5 @@ def review_orders(model, w: int) -> None:
         model.place(home, np.zeros(len(home), np.int64), "discharge_ready", count_as_move=False)
         out = np.concatenate([out, home])
         end_orders(model, out[ch.basis[out] == MHA], "discharge", "discharge_ready")
-        ch.ready_for_discharge_week[out] = -1
+        ch.ready_for_discharge_week[out] = NEVER
         model.tally.add("delayed_discharge_weeks", len(looked_after) - len(out) + len(home))

@@ -15,7 +15,7 @@ import numpy as np
 from sim import agencies as ag
 from sim import courts
 from sim.children import (
-    AGEING_IN_CARE, CARE_ORDER, DIRECT_ENTRY, DOL, FUTURE, GONE, INITIAL_EDGE, INITIAL_IN_CARE, JOINS_EDGE, MHA, NO_BASIS, NOT_LOOKED_AFTER, PRESENT,
+    AGEING_IN_CARE, CARE_ORDER, DIRECT_ENTRY, DOL, FUTURE, NEVER, GONE, INITIAL_EDGE, INITIAL_IN_CARE, JOINS_EDGE, MHA, NO_BASIS, NOT_LOOKED_AFTER, PRESENT,
     REMAND, S20, S25, SENTENCE, WEEKS_PER_YEAR, Children, initial_placement_types,
     make_geography, synthesise, weekly_dynamics,
 )
@@ -249,7 +249,7 @@ class CarePathwaysModel(mesa.Model):
                             to_type=ch.placement[under_dol], placement_la=ch.placement_la[under_dol],
                             reason=reason, agency=self.agency_uid("high_court", under_dol))
 
-    def set_basis(self, idx: np.ndarray, basis: int, until: np.ndarray | int = -1,
+    def set_basis(self, idx: np.ndarray, basis: int, until: np.ndarray | int = NEVER,
                   order_id: np.ndarray | None = None) -> None:
         """Change the legal basis on which children are deprived of liberty (or end it: NO_BASIS)."""
         if len(idx) == 0:
@@ -332,7 +332,7 @@ class CarePathwaysModel(mesa.Model):
         s20 = self.streams.uniform("legal_status", w, idx) < self.cfg.population.s20_share
         ch.legal[idx] = np.where(s20, S20, CARE_ORDER)
         self.changed_population()
-        first = idx[ch.entered_care_week[idx] < 0]
+        first = idx[ch.entered_care_week[idx] == NEVER]
         ch.entered_care_week[first] = w
         ch.ever_in_care[idx] = True
         ch.care_entries[idx] += 1
@@ -366,8 +366,8 @@ class CarePathwaysModel(mesa.Model):
         ch.status[idx] = GONE
         ch.exit_week[idx] = w
         ch.exit_reason[idx] = exit_reason
-        ch.secure_referral_week[idx] = -1
-        ch.tier4_referral_week[idx] = -1
+        ch.secure_referral_week[idx] = NEVER
+        ch.tier4_referral_week[idx] = NEVER
         ch.pending_type[idx] = -1
         self.present[idx] = False
         self.changed_population(departed=True)

@@ -15,7 +15,7 @@ from pathlib import Path
 import numpy as np
 import pandas as pd
 
-from sim.children import ARRIVAL_KINDS, BASES, EXIT_REASONS, LEGAL_STATUS, Children
+from sim.children import ARRIVAL_KINDS, BASES, EXIT_REASONS, LEGAL_STATUS, NEVER, Children
 from sim.config import NEEDS, REGIONS
 from sim.placements import PAYERS, PLACEMENT_TYPES
 
@@ -152,6 +152,9 @@ class WeeklyTable:
 def children_frame(ch: Children, la_names: list[str]) -> pd.DataFrame:
     """One row per child who was ever present in the run."""
     ever = np.flatnonzero((ch.status != 0) & ~((ch.status == 2) & (ch.exit_week < 0)))  # not gone in a burn-in
+
+    def week(values: np.ndarray) -> np.ndarray:
+        return np.where(values == NEVER, -1, values)  # -1: never (in the files)
     data = {
         "child": ever,
         "birth_week": ch.birth_week[ever],
@@ -163,10 +166,10 @@ def children_frame(ch: Children, la_names: list[str]) -> pd.DataFrame:
     for j, need in enumerate(NEEDS):
         data[f"need_{need}"] = ch.needs[j, ever]
     data.update({
-        "entered_care_week": ch.entered_care_week[ever],
-        "left_care_week": ch.left_care_week[ever],
+        "entered_care_week": week(ch.entered_care_week[ever]),
+        "left_care_week": week(ch.left_care_week[ever]),
         "care_entries": ch.care_entries[ever],
-        "exit_week": ch.exit_week[ever],
+        "exit_week": week(ch.exit_week[ever]),
         "exit_reason": pd.Categorical.from_codes(ch.exit_reason[ever].astype(np.int64), EXIT_REASONS),
         "moves": ch.moves[ever],
         "harm_incidents": ch.harm_incidents[ever],
