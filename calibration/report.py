@@ -2,12 +2,11 @@
 
     python -m calibration.report                         # the historical run (calibration.runs.HISTORICAL)
     python -m calibration.report --seeds 5 --out outputs/fit "++orders.dol_propensity_by_year={2017:0.02,2019:0.1,2022:0.5}"
-    python -m calibration.report --burn-in               # start 2017 after horizon.burn_in_years=3 instead
+    python -m calibration.report --burn-in               # the same (kept for scripts that pass it)
 
 Arguments with "=" are Hydra overrides as for ``python -m sim``, applied after the historical settings
-(``calibration.runs.HISTORICAL``: start April 2014, 11 years, scale 0.25, i.e. 2017/18-2024/25 after three
-warm-up years at the first schedule values, standing in for the burn-in, which is broken at the time of
-writing; ``--burn-in`` uses start 2017 + horizon.burn_in_years=3 instead); ``seed=`` is set per replicate.
+(``calibration.runs.HISTORICAL``: start April 2017 after a discarded 3-year burn-in at 2017 settings,
+8 years to March 2025, scale 0.25); ``seed=`` is set per replicate.
 Writes into ``--out``:
 
 - ``fit.csv``: one row per target: id, measure, period, published, model (mean over seeds), lo, hi (min and
