@@ -75,8 +75,10 @@ class _Caseload(Intervention):
     """Shared by interventions with workers who each hold a caseload of children (re-allocated monthly)."""
 
     def initialise(self, model) -> None:
+        # Strength is the share of the stated workforce deployed: reach and cost scale with it, and each
+        # child held gets the full effect.
         self.assigned = np.zeros(model.children.n, bool)
-        self.places = int(round(self.p.workers * self.p.caseload * model.scale * (self.strength > 0)))
+        self.places = int(round(self.p.workers * self.p.caseload * model.scale * self.strength))
 
     def eligible(self, model, act: np.ndarray) -> np.ndarray:
         raise NotImplementedError
@@ -119,7 +121,7 @@ class SystemIntegrators(_Caseload):
             return
         before = self.assigned.copy()
         held = self.reallocate(model, week)
-        s = self.strength
+        s = 1.0  # full effect for each child held (strength sets how many are held)
         gone = np.flatnonzero(before & ~self.assigned)
         self.flex[gone] -= s * self.p.flexibility_boost
         self.penalty[gone] /= max(1 - s * self.p.crisis_penalty_reduction, 1e-9)
@@ -153,8 +155,8 @@ class EarlyHelp(_Caseload):
             return
         before = self.assigned.copy()
         self.reallocate(model, week)
-        self.support[before & ~self.assigned] -= self.strength * self.p.support_packages
-        self.support[self.assigned & ~before] += self.strength * self.p.support_packages
+        self.support[before & ~self.assigned] -= self.p.support_packages
+        self.support[self.assigned & ~before] += self.p.support_packages
 
     def weekly_cost(self, model):
         return self._cost(int(self.assigned.sum()) * self.p.weekly_cost_per_child_gbp, self.p.payer)
@@ -175,8 +177,8 @@ class PooledFunding(Intervention):
     def weekly_cost(self, model):
         if self.strength == 0:
             return np.zeros(len(PAYERS))
-        return self._cost(model.geo.n_la * self.p.annual_cost_per_la_gbp * model.scale / WEEKS_PER_YEAR,
-                          self.p.payer)
+        return self._cost(self.strength * model.geo.n_la * self.p.annual_cost_per_la_gbp * model.scale
+                          / WEEKS_PER_YEAR, self.p.payer)
 
 
 class RegionalCareCooperative(Intervention):
@@ -198,8 +200,8 @@ class RegionalCareCooperative(Intervention):
     def weekly_cost(self, model):
         if self.strength == 0:
             return np.zeros(len(PAYERS))
-        return self._cost(len(REGIONS) * self.p.annual_cost_per_region_gbp * model.scale / WEEKS_PER_YEAR,
-                          self.p.payer)
+        return self._cost(self.strength * len(REGIONS) * self.p.annual_cost_per_region_gbp * model.scale
+                          / WEEKS_PER_YEAR, self.p.payer)
 
 
 class CommunityTherapeuticProvision(Intervention):
@@ -236,7 +238,7 @@ class RiskToleranceShift(Intervention):
     def weekly_cost(self, model):
         if self.strength == 0:
             return np.zeros(len(PAYERS))
-        return self._cost(self.p.annual_cost_gbp * model.scale / WEEKS_PER_YEAR, self.p.payer)
+        return self._cost(self.strength * self.p.annual_cost_gbp * model.scale / WEEKS_PER_YEAR, self.p.payer)
 
 
 class SecureBedsExpansion(Intervention):
