@@ -20,7 +20,8 @@ generation's particles with their weights), ``posterior_draws.csv`` (``--draws``
 weight), ``posterior.yaml`` (weighted median, 5% and 95% quantiles, and the median as Hydra overrides),
 ``generations.csv`` (epsilon, acceptance and samples per generation).
 
-Every simulation uses a new seed, so the posterior includes the model's own randomness.
+Every simulation gets its own seed, derived from the configured seed and the particle's parameter values
+(``particle_seed``), so the posterior includes the model's own randomness and each run is reproducible.
 """
 
 from __future__ import annotations
@@ -134,8 +135,16 @@ def simulate_params(params: dict[str, float], seed: int, spec: dict | None = Non
 def model(parameter) -> dict[str, float]:
     """pyabc model: a parameter set -> the statistics of one run with a fresh seed."""
     params = {name: float(parameter[name]) for name in _STATE["names"]}
-    seed = int(np.random.randint(1, 2**31 - 1))
-    return simulate_params(params, seed)
+    return simulate_params(params, particle_seed(_STATE["base"].seed, params))
+
+
+def particle_seed(base_seed: int, params: dict[str, float]) -> int:
+    """The run seed for a parameter set: derived from the configured seed and the parameter values, so a
+    particle's run is reproducible and different particles still get different random streams (no
+    global random state is read)."""
+    bits = np.array([params[k] for k in sorted(params)], np.float64).view(np.uint64)
+    state = np.random.SeedSequence([int(base_seed), *map(int, bits)]).generate_state(1, np.uint32)
+    return int(state[0] % (2**31 - 2)) + 1
 
 
 def priors(spec: dict):
