@@ -403,15 +403,20 @@ def ratio_at(out: ModelOutput, period: str, num: str, den: str) -> float:
     return float(out.weekly[num].iloc[w]) / d if d else NAN
 
 
+def _dol_applications_in(out: ModelOutput, period: str) -> pd.DataFrame | None:
+    """The run's new (heard) DoL applications made in the period; None if the run does not cover it."""
+    w = out.weeks(period)
+    if w is None:
+        return None
+    a = out.dol_applications()
+    return a[(a["week"] >= w[0]) & (a["week"] < w[1])]
+
+
 @measure
 def dol_children(out: ModelOutput, period: str) -> float:
     """Distinct children with a new (heard) DoL application in the period (national)."""
-    w = out.weeks(period)
-    if w is None:
-        return NAN
-    a = out.dol_applications()
-    a = a[(a["week"] >= w[0]) & (a["week"] < w[1])]
-    return a["child"].nunique() / out.scale
+    a = _dol_applications_in(out, period)
+    return NAN if a is None else a["child"].nunique() / out.scale
 
 
 @measure
@@ -425,22 +430,17 @@ def growth(out: ModelOutput, period: str, column: str, base: str, children: bool
 @measure
 def dol_repeat_share(out: ModelOutput, period: str) -> float:
     """Share of the period's DoL applications made for a child already applied for in the period."""
-    w = out.weeks(period)
-    if w is None:
-        return NAN
-    a = out.dol_applications()
-    a = a[(a["week"] >= w[0]) & (a["week"] < w[1])]
-    return (len(a) - a["child"].nunique()) / len(a) if len(a) else NAN
+    a = _dol_applications_in(out, period)
+    return (len(a) - a["child"].nunique()) / len(a) if a is not None and len(a) else NAN
 
 
 @measure
 def dol_age_share(out: ModelOutput, period: str, lo: int, hi: int) -> float:
     """Share of children with DoL applications in the period aged lo..hi (whole years) at their first one."""
-    w = out.weeks(period)
-    if w is None:
+    a = _dol_applications_in(out, period)
+    if a is None:
         return NAN
-    a = out.dol_applications()
-    a = a[(a["week"] >= w[0]) & (a["week"] < w[1])].drop_duplicates("child")
+    a = a.drop_duplicates("child")
     if a.empty:
         return NAN
     birth = out.child_info["birth_week"].reindex(a["child"]).to_numpy()
