@@ -245,7 +245,6 @@ def pathway_placement(model, idx: np.ndarray, w: int) -> np.ndarray:
     above it: a registered children's home.  The threshold is lower where the LA tolerates less risk.
     """
     ch = model.children
-    la = ch.la[idx]
     high = ch.distress[idx] >= model.child_threshold("residential", idx)
     old_enough = ch.age_years(idx, w) >= 16
     u = model.streams.uniform("pathway", w, idx)
@@ -290,7 +289,6 @@ def edge_of_care(model, w: int) -> None:
     # Schools notice distress at the edge of care; a flexible education service may offer support
     # (within its weekly capacity), which lowers distress and so later entries.
     crisis = pool[(ch.distress[pool] >= model.cfg.distress.crisis_threshold) & (ch.support_until[pool] <= w)]
-    crisis = crisis[ch.legal[crisis] == NOT_LOOKED_AFTER]
     noticed = crisis[model.streams.uniform("school_notice", w, crisis)
                      < model.roster.notice["education"][ch.region[crisis]]]
     noticed = noticed[~np.isin(noticed, enter)] if len(enter) and len(noticed) else noticed

@@ -13,7 +13,7 @@ import numpy as np
 
 from sim.config import CarePathwaysConfig, schedule_value
 from sim.placements import (
-    EDUCATION_PAYER, LA_PAYER, NHS_PAYER, PAYERS, PLACEMENT_TYPES, RESIDENTIAL, THERAPEUTIC, T,
+    EDUCATION_PAYER, LA_PAYER, NHS_PAYER, PAYERS, PLACEMENT_TYPES, RESIDENTIAL, THERAPEUTIC,
 )
 
 HIGH_COST_GBP = 10_000  # T5-001 counts placements costing GBP 10,000 a week or more
@@ -89,4 +89,4 @@ class Ledger:
         return self.by_type_mix.sum(axis=0) @ self.mix_table
 
 
-__all__ = ["HIGH_COST_GBP", "Ledger", "Prices", "T", "payer_mix_table"]
+__all__ = ["HIGH_COST_GBP", "Ledger", "Prices", "payer_mix_table"]

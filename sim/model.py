@@ -15,9 +15,9 @@ import numpy as np
 from sim import agencies as ag
 from sim import courts
 from sim.children import (
-    AGEING_IN_CARE, CARE_ORDER, DIRECT_ENTRY, DOL, FUTURE, NEVER, GONE, INITIAL_EDGE, INITIAL_IN_CARE, JOINS_EDGE, MHA, NO_BASIS, NOT_LOOKED_AFTER, PRESENT,
-    REMAND, S20, S25, SENTENCE, WEEKS_PER_YEAR, Children, initial_placement_types,
-    make_geography, synthesise, weekly_dynamics,
+    AGEING_IN_CARE, BASES, CARE_ORDER, DIRECT_ENTRY, DOL, FUTURE, GONE, INITIAL_EDGE, INITIAL_IN_CARE, JOINS_EDGE,
+    LEGAL_STATUS, MHA, NEVER, NO_BASIS, NOT_LOOKED_AFTER, PRESENT, REMAND, S20, S25, SENTENCE, WEEKS_PER_YEAR,
+    initial_placement_types, make_geography, synthesise, weekly_dynamics,
 )
 from sim.config import REGIONS, CarePathwaysConfig, schedule_value
 from sim.costs import Ledger, Prices
@@ -547,16 +547,15 @@ class CarePathwaysModel(mesa.Model):
 
     # ================================================================== records
     def _record(self, w: int) -> None:
-        from sim.outputs import ORDER_TYPES  # noqa: F401  (column names documented there)
-
         ch, cap, s = self.children, self.capacity, 1.0 / self.scale
         act = self.present_children()
-        if w < 0:  # burn-in: budgets still count, nothing is recorded
-            self._book_budgets(w, act)
-            return
         legal = ch.legal[act]
-        care_mask = legal != NOT_LOOKED_AFTER
-        ic = act[care_mask]
+        ic = act[legal != NOT_LOOKED_AFTER]
+        supported = act[ch.support_until[act] > w]
+        camhs = act[ch.camhs_until[act] > w]
+        self._book_budgets(w, ic, supported, camhs)
+        if w < 0:  # burn-in: budgets still count, nothing is recorded
+            return
         self.in_care_this_year[ic] = True
         row = {"week": w, "year": self.year, "children_present": len(act) * s, "children_in_care": len(ic) * s,
                "edge_of_care": (len(act) - len(ic)) * s}
@@ -565,8 +564,6 @@ class CarePathwaysModel(mesa.Model):
             row[f"children_{t}"] = by_type[i] * s
             row[f"capacity_{t}"] = cap.places(i) * s
             row[f"occupancy_{t}"] = cap.occupied(i) * s if not cap.unlimited[i] else by_type[i] * s
-        from sim.children import BASES, LEGAL_STATUS
-
         by_basis = np.bincount(ch.basis[act], minlength=len(BASES))
         for i, b in enumerate(BASES):
             row[f"legal_{b}"] = by_basis[i] * s
@@ -578,8 +575,6 @@ class CarePathwaysModel(mesa.Model):
             row[f"region_{r}"] = by_region[i] * s
         row["out_of_area"] = float(((ch.placement_la[ic] != ch.la[ic]) & (ch.placement[ic] != FAMILY)).sum()) * s
         # Spend: placements from the running ledger, plus community support packages active this week.
-        supported = act[ch.support_until[act] > w]
-        camhs = act[ch.camhs_until[act] > w]
         f = self.cfg.funding
         support_by_payer = np.bincount(ch.support_payer[supported], minlength=len(PAYERS)) * (
             f.community_support_weekly_cost_gbp * self.prices.index)
@@ -604,22 +599,21 @@ class CarePathwaysModel(mesa.Model):
         for key, value in self.tally.values.items():
             row[key] = value * s
         self.weekly.put(w, row)
-        self._book_budgets(w, act)
 
-    def _book_budgets(self, w: int, act: np.ndarray) -> None:
-        """Each LA's share of spend, and each region's NHS spend on CAMHS and Tier 4, against budgets."""
+    def _book_budgets(self, w: int, ic: np.ndarray, supported: np.ndarray, camhs: np.ndarray) -> None:
+        """Each LA's share of spend, and each region's NHS spend on CAMHS and Tier 4, against budgets.
+
+        ``ic``: children in care; ``supported`` / ``camhs``: children with a community / CAMHS package.
+        """
         ch, f = self.children, self.cfg.funding
-        ic = act[ch.legal[act] != NOT_LOOKED_AFTER]
-        supported = act[ch.support_until[act] > w]
-        camhs = act[ch.camhs_until[act] > w]
         package = f.community_support_weekly_cost_gbp * self.prices.index
         la_paid = supported[ch.support_payer[supported] == 0]
         la_spend = self.ledger.la_share_by_la + np.bincount(ch.la[la_paid], minlength=self.geo.n_la) * package
+        week_of_year = (w + self.burn_in) % WEEKS_PER_YEAR
         for kind, payer in (("education", 3), ("youth_justice", 2)):
             paid = supported[ch.support_payer[supported] == payer]
             self.roster.book_spend(kind, np.bincount(ch.region[paid], minlength=len(REGIONS)) * package,
-                                   (w + self.burn_in) % WEEKS_PER_YEAR)
-        week_of_year = (w + self.burn_in) % WEEKS_PER_YEAR
+                                   week_of_year)
         self.roster.book_spend("childrens_social_care", la_spend, week_of_year)
         nhs_region = (np.bincount(ch.region[camhs], minlength=len(REGIONS)) * f.camhs_support_weekly_cost_gbp
                       * self.prices.index)

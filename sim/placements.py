@@ -222,8 +222,3 @@ class Capacity:
         provider[got] = MARKET
         np.add.at(self.used_market[ptype], chosen, 1)
 
-
-def distribute(total: float, weights: np.ndarray) -> np.ndarray:
-    """Split a national number across LAs in proportion to weights (not yet rounded)."""
-    w = np.asarray(weights, float)
-    return total * w / w.sum()

@@ -69,17 +69,6 @@ class Streams:
         lo = (x & np.uint64(0xFFFFFFFF)).astype(np.float64) * 2.0 ** -32
         return hi, lo
 
-    def bernoulli(self, decision: str, week: int, children: np.ndarray, p) -> np.ndarray:
-        """True with probability p (scalar or per child)."""
-        return self.uniform(decision, week, children) < p
-
-    def normal(self, decision: str, week: int, children: np.ndarray) -> np.ndarray:
-        """Standard normal draws by the inverse CDF (one uniform each, so still keyed per child)."""
-        from scipy.special import ndtri
-
-        u = self.uniform(decision, week, children)
-        return ndtri(np.clip(u, 1e-12, 1 - 1e-12))
-
     def generator(self, decision: str) -> np.random.Generator:
         """A NumPy Generator for one-off set-up draws (synthesis) that do not depend on the scenario."""
         tag = zlib.crc32(decision.encode())
