@@ -5,10 +5,12 @@
     python -m calibration.screening --list                # parameters marked "assumption" in the config
 
 Writes into ``--out``: ``samples.csv`` (each run's parameters and outcomes), ``morris.csv`` (mu*, mu,
-sigma and mu* confidence per parameter and outcome), ``ranking.csv`` (each parameter's largest mu* over
-the outcomes, each outcome's mu* divided by that outcome's standard deviation over the runs, so outcomes in
-different units compare) and ``selection.yaml`` (the top parameters, at most ``select_max``, with their
-screening ranges: the starting point for calibration/abc.yaml).
+sigma and mu* confidence per parameter and outcome), ``ranking.csv`` (each outcome's mu* divided by that
+outcome's standard deviation over the runs, so outcomes in different units compare, with each parameter's
+mean and largest over the outcomes) and ``selection.yaml`` (the top parameters by that mean, at most
+``select_max``, with their screening ranges: the starting point for calibration/abc.yaml; the mean, because
+the calibration's distance averages over the targets, so a parameter that moves many of them matters more
+than one that moves a single target a lot).
 
 Every run uses the same seed (common random numbers), so elementary effects are differences between
 paired runs rather than between two noisy draws.
@@ -21,7 +23,6 @@ import re
 import sys
 import time
 from pathlib import Path
-from typing import Any
 
 import numpy as np
 import pandas as pd
@@ -29,7 +30,6 @@ import yaml
 
 HERE = Path(__file__).resolve().parent
 SCREENING_YAML = HERE / "screening.yaml"
-_BASE: dict[tuple, Any] = {}   # per process: composed base config by overrides
 
 
 def load(path: str | Path = SCREENING_YAML) -> dict:
@@ -117,13 +117,16 @@ def assumption_parameters(config: Path | None = None) -> list[str]:
 
 
 # ---------------------------------------------------------------------------- running
-def base_config(overrides: list[str]) -> Any:
-    key = tuple(overrides)
-    if key not in _BASE:
-        from sim import build_config
+def outcome_specs(spec: dict) -> dict[str, dict]:
+    """The outcomes screened: the spec's inline ``outcomes`` and its ``targets`` (keys of targets.yaml,
+    each measured as the calibration measures it)."""
+    outcomes = dict(spec.get("outcomes") or {})
+    if spec.get("targets"):
+        from calibration.targets import load_targets
 
-        _BASE[key] = build_config(list(overrides))
-    return _BASE[key]
+        for t in load_targets(spec.get("data_file"), keys=list(spec["targets"])):
+            outcomes[t.key] = {"measure": t.measure, "period": t.period, "args": t.args}
+    return outcomes
 
 
 def outcome_values(out, outcomes: dict) -> dict[str, float]:
@@ -135,7 +138,7 @@ def outcome_values(out, outcomes: dict) -> dict[str, float]:
 
 def evaluate_point(overrides: list[str], params: dict[str, float], outcomes: dict) -> dict[str, float]:
     """One run at a parameter set: the outcomes (and the seconds it took)."""
-    from calibration.runs import run_output, with_params
+    from calibration.runs import base_config, run_output, with_params
 
     t0 = time.perf_counter()
     cfg = with_params(base_config(overrides), params)
@@ -155,10 +158,10 @@ def morris(spec: dict, trajectories: int | None = None, jobs: int = 2, out: Path
     r = int(trajectories or spec.get("trajectories", 2))
     X = morris_sample.sample(problem, N=r, num_levels=int(spec.get("levels", 4)),
                              seed=int(spec.get("sample_seed", 1)))
-    overrides, outcomes = list(spec["overrides"]), spec["outcomes"]
+    overrides, outcomes = list(spec["overrides"]), outcome_specs(spec)
     points = [dict(zip(names, row)) for row in X]
     t0 = time.perf_counter()
-    from calibration.runs import parallel_map
+    from calibration.runs import base_config, parallel_map
 
     base_config(overrides)  # composed once, inherited by the forked workers
     results = parallel_map(evaluate_point, [(overrides, p, outcomes) for p in points], jobs)
@@ -184,7 +187,7 @@ def morris(spec: dict, trajectories: int | None = None, jobs: int = 2, out: Path
     table = pd.DataFrame(rows)
     ranking = (table.pivot(index="parameter", columns="outcome", values="mu_star_scaled")
                .assign(max_scaled=lambda d: d.max(axis=1), mean_scaled=lambda d: d.mean(axis=1))
-               .sort_values("max_scaled", ascending=False))
+               .sort_values("mean_scaled", ascending=False))
     k = int(spec.get("select_max", 8))
     selection = {p: [float(v) for v in spec["parameters"][p]] for p in ranking.index[:k]}
     if out is not None:
@@ -193,7 +196,7 @@ def morris(spec: dict, trajectories: int | None = None, jobs: int = 2, out: Path
         table.to_csv(out / "morris.csv", index=False)
         ranking.to_csv(out / "ranking.csv")
         (out / "selection.yaml").write_text(yaml.safe_dump({
-            "note": f"top {k} of {len(names)} by largest scaled mu* (Morris, r={r}, {len(X)} runs, {wall:.0f} s)",
+            "note": f"top {k} of {len(names)} by mean scaled mu* (Morris, r={r}, {len(X)} runs, {wall:.0f} s)",
             "parameters": selection}, sort_keys=False))
     return {"samples": samples, "morris": table, "ranking": ranking, "selection": selection, "seconds": wall}
 

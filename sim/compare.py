@@ -4,11 +4,22 @@
     python -m sim.compare compare.scenarios=[baseline,early_help] compare.seeds=10 population.scale=0.1
     python -m sim.compare compare.backend=ray compare.ray_address=auto   # on a Ray cluster
     python -m sim.compare scenario=early_help scenario.early_help.strength=0.5   # one scenario vs baseline
+    python -m sim.compare compare.posterior=calibration/posterior/draws.csv compare.seeds=20   # over the posterior
 
 It takes the same overrides as ``python -m sim``; ``scenario.<intervention>.*`` overrides apply to the
 runs whose scenario includes that intervention.  Each run is a pure function of its configuration and
 seed (common random numbers, ``sim.randomness``), so a scenario's difference from the baseline with the
 same seed is its effect, and the parallel backends give exactly what a serial run gives.
+
+Posterior uncertainty: ``compare.posterior=<draws.csv>`` (a CSV with one column per dotted parameter, e.g.
+``pathway.secure_threshold`` or ``orders.dol_propensity_by_year.2022`` for one year of a schedule, and one
+row per draw from the calibration's posterior; absolute, or relative to the repository root as
+``data_file`` is) runs seed k of every scenario with draw k, the k-th row counting from 1, on top of the
+configuration. Every scenario's seed k then has the same parameters and the same random numbers, so the
+pairs stay paired, and the spread over seeds covers the parameters' uncertainty as well as chance. Seeds
+must run from 1 up to at most the number of draws; a missing file, an empty one, a column that is not a
+parameter, a value that is not a number or is out of range stops the comparison with one line naming
+``compare.posterior``.
 
 It writes into the Hydra run directory (all under temporary names, renamed when complete):
 
@@ -29,7 +40,7 @@ import shutil
 import sys
 from dataclasses import dataclass, field
 from pathlib import Path
-from collections.abc import Callable, Sequence
+from collections.abc import Callable, Mapping, Sequence
 from typing import Any
 
 import numpy as np
@@ -72,6 +83,16 @@ class Plan:
     workers: int = 0
     ray_address: str = ""
     progress: bool = False
+    posterior: str = ""  # compare.posterior as given ("" for none)
+    draws: dict[int, dict[str, float]] = field(default_factory=dict)  # seed -> parameters from the posterior
+
+    def config_for(self, label: str, seed: int) -> CarePathwaysConfig:
+        """The configuration a task runs: the scenario's, with the seed's posterior draw if there is one."""
+        if seed not in self.draws:
+            return self.configs[label]
+        from calibration.runs import with_params
+
+        return with_params(self.configs[label], self.draws[seed])
 
     @property
     def tasks(self) -> list[tuple[str, int]]:
@@ -117,9 +138,65 @@ def _build(overrides: Sequence[str]) -> CarePathwaysConfig:
                           ) from None
 
 
+def _posterior_column_ok(cfg: CarePathwaysConfig, path: str) -> bool:
+    """A posterior column names a number in the config, or a year of a {year: value} schedule."""
+    from calibration.runs import get_param
+
+    try:
+        value = get_param(cfg, path)
+    except (AttributeError, KeyError, TypeError):
+        parent, _, year = path.rpartition(".")
+        try:
+            return year.isdigit() and isinstance(get_param(cfg, parent), Mapping)
+        except (AttributeError, KeyError, TypeError):
+            return False
+    return isinstance(value, (int, float)) and not isinstance(value, bool)
+
+
+def posterior_draws(path: str, cfg: CarePathwaysConfig, seeds: Sequence[int]) -> dict[int, dict[str, float]]:
+    """The parameters each seed runs with under ``compare.posterior``: seed k gets draw k (the k-th row,
+    counting from 1). ConfigError, one line naming compare.posterior, for a missing or empty file, a column
+    that is not a parameter, a value that is not a number or is out of range, or too few draws."""
+    from calibration.runs import with_params
+    from sim.data import resolve
+
+    name = "compare.posterior"
+    file = resolve(path)
+    if not file.is_file():
+        raise ConfigError(f"{name} must be a CSV of posterior draws (a column per dotted parameter), "
+                          f"got {path!r} (not found)")
+    try:
+        draws = pd.read_csv(file)
+    except (pd.errors.EmptyDataError, pd.errors.ParserError) as exc:
+        raise ConfigError(f"{name} must be a CSV of posterior draws, got {path!r} ({str(exc).strip()})") from None
+    if draws.empty or draws.columns.empty:
+        raise ConfigError(f"{name} must have a header of parameter names and a row per draw, got {path!r} (empty)")
+    unknown = [c for c in draws.columns if not _posterior_column_ok(cfg, str(c))]
+    if unknown:
+        raise ConfigError(f"{name}: column {unknown[0]!r} of {path!r} is not a parameter; columns must be dotted "
+                          f"parameters of scenarios/config.yaml, e.g. pathway.secure_threshold")
+    values = draws.apply(pd.to_numeric, errors="coerce")
+    bad = [c for c in draws.columns if values[c].isna().any()]
+    if bad:
+        raise ConfigError(f"{name}: column {bad[0]!r} of {path!r} must hold numbers in every row")
+    if min(seeds) < 1 or max(seeds) > len(values):
+        raise ConfigError(f"{name} has {len(values)} draws and seed k uses draw k, so the seeds must run within "
+                          f"1..{len(values)}, got seeds {min(seeds)}..{max(seeds)} (set compare.first_seed and "
+                          f"compare.seeds)")
+    out: dict[int, dict[str, float]] = {}
+    for k in seeds:
+        params = {str(c): float(v) for c, v in values.iloc[k - 1].items()}
+        try:
+            with_params(cfg, params)
+        except ConfigError as exc:
+            raise ConfigError(f"{name} draw {k} of {path!r}: {exc}") from None
+        out[int(k)] = params
+    return out
+
+
 def plan(overrides: Sequence[str] = (), scenarios: Sequence[str] | None = None, seeds: int | None = None, *,
          first_seed: int | None = None, backend: str | None = None, workers: int | None = None,
-         ray_address: str | None = None, progress: bool | None = None) -> Plan:
+         ray_address: str | None = None, progress: bool | None = None, posterior: str | None = None) -> Plan:
     """Check everything a comparison needs before anything runs; ConfigError (one line) if not.
 
     Arguments left as None come from the ``compare`` section of the configuration (so from
@@ -144,6 +221,7 @@ def plan(overrides: Sequence[str] = (), scenarios: Sequence[str] | None = None, 
     workers = settings.workers if workers is None else workers
     ray_address = settings.ray_address if ray_address is None else ray_address
     progress = settings.progress if progress is None else progress
+    posterior = settings.posterior if posterior is None else posterior
 
     if backend not in BACKENDS:
         raise ConfigError(f"compare.backend must be one of {list(BACKENDS)}, got {backend!r}")
@@ -204,7 +282,9 @@ def plan(overrides: Sequence[str] = (), scenarios: Sequence[str] | None = None, 
         raise ConfigError(f"{o} applies to none of the scenarios compared ({', '.join(labels)}): "
                           f"add one with {iv} to compare.scenarios")
     seed_list = list(range(int(first_seed), int(first_seed) + int(seeds)))
-    return Plan(labels, configs, seed_list, backend, int(workers), str(ray_address or ""), bool(progress))
+    draws = posterior_draws(str(posterior), base, seed_list) if posterior else {}
+    return Plan(labels, configs, seed_list, backend, int(workers), str(ray_address or ""), bool(progress),
+                str(posterior or ""), draws)
 
 
 # ----------------------------------------------------------------------------- one run
@@ -262,14 +342,14 @@ def _execute(p: Plan, sink: Sink | None = None) -> list[dict]:
     with _progress_bar(len(tasks), p.progress) as bar:
         if p.backend == "serial":
             for i, (label, seed) in enumerate(tasks):
-                take(i, run_one(p.configs[label], seed))
+                take(i, run_one(p.config_for(label, seed), seed))
                 bar.update()
         elif p.backend == "local":
             from joblib import Parallel, delayed
 
             n_jobs = p.workers or os.cpu_count() or 1
             par = Parallel(n_jobs=min(n_jobs, len(tasks)), backend="loky", batch_size=1, return_as="generator")
-            for i, out in enumerate(par(delayed(run_one)(p.configs[label], seed) for label, seed in tasks)):
+            for i, out in enumerate(par(delayed(run_one)(p.config_for(label, seed), seed) for label, seed in tasks)):
                 take(i, out)
                 bar.update()
         elif p.backend == "ray":
@@ -295,7 +375,8 @@ def _execute_ray(p: Plan, tasks: list[tuple[str, int]], take: Callable[[int, Run
         while nxt < len(tasks) or pending:
             while nxt < len(tasks) and len(pending) < limit:
                 label, seed = tasks[nxt]
-                pending[remote.remote(configs[label], seed)] = nxt
+                cfg = configs[label] if seed not in p.draws else p.config_for(label, seed)
+                pending[remote.remote(cfg, seed)] = nxt
                 nxt += 1
             done, _ = ray.wait(list(pending), num_returns=1)
             for ref in done:
@@ -376,10 +457,10 @@ class Comparison:
 def run_comparison(overrides: Sequence[str] = (), scenarios: Sequence[str] | None = None,
                    seeds: int | None = None, backend: str | None = None, workers: int | None = None,
                    progress: bool | None = False, *, first_seed: int | None = None, ray_address: str | None = None,
-                   sink: Sink | None = None, the_plan: Plan | None = None) -> Comparison:
+                   posterior: str | None = None, sink: Sink | None = None, the_plan: Plan | None = None) -> Comparison:
     """Plan, run and summarise a comparison (``sink`` receives each run's output as it arrives)."""
     p = the_plan or plan(overrides, scenarios, seeds, first_seed=first_seed, backend=backend, workers=workers,
-                         ray_address=ray_address, progress=progress)
+                         ray_address=ray_address, progress=progress, posterior=posterior)
     summaries = _execute(p, sink)
     runs = runs_frame(p, summaries)
     return Comparison(p, comparison_table(runs), runs, dict(summaries[0]["run"]))
@@ -406,14 +487,15 @@ def _write_run(root: Path, label: str, seed: int, out: RunOutput) -> None:
 def write_comparison(out_dir: str | Path, overrides: Sequence[str] = (), scenarios: Sequence[str] | None = None,
                      seeds: int | None = None, backend: str | None = None, workers: int | None = None,
                      progress: bool | None = False, *, first_seed: int | None = None,
-                     ray_address: str | None = None, the_plan: Plan | None = None) -> Comparison:
+                     ray_address: str | None = None, posterior: str | None = None,
+                     the_plan: Plan | None = None) -> Comparison:
     """Run a comparison and write comparison.csv, comparison.md and runs/ into ``out_dir``.
 
     Everything is written under temporary names and renamed only when all of it is complete, so a
     failed or interrupted comparison leaves no partial output behind.
     """
     p = the_plan or plan(overrides, scenarios, seeds, first_seed=first_seed, backend=backend, workers=workers,
-                         ray_address=ray_address, progress=progress)
+                         ray_address=ray_address, progress=progress, posterior=posterior)
     out = Path(out_dir)
     out.mkdir(parents=True, exist_ok=True)
     tag = f"{os.getpid()}"
@@ -479,10 +561,12 @@ def _setting(c: Comparison) -> str:
     seeds = c.plan.seeds
     info = c.info
     seed_text = f"seed {seeds[0]}" if len(seeds) == 1 else f"seeds {seeds[0]}-{seeds[-1]}"
+    posterior = (f" Parameters from the posterior: seed k runs with draw k of `{c.plan.posterior}`, in every "
+                 f"scenario." if c.plan.posterior else "")
     return (f"{len(seeds)} {'run' if len(seeds) == 1 else 'runs'} per scenario ({seed_text}, each paired with "
             f"the baseline run of the same seed), at population scale {info['population_scale']:g} "
             f"(figures scaled up to England), over a {info['years']:g}-year horizon from "
-            f"{info['start_date']} (start year {info['start_year']}).")
+            f"{info['start_date']} (start year {info['start_year']}).{posterior}")
 
 
 def headline_markdown(c: Comparison) -> str:

@@ -339,6 +339,7 @@ class Compare:
     workers: int = 0  # 0: all local cores
     ray_address: str = ""  # empty: start or join a local Ray instance
     progress: bool = True
+    posterior: str = ""  # empty: the configuration as it is; else a CSV of posterior draws, seed k uses draw k
 
 
 @dataclass

@@ -242,7 +242,7 @@ def test_with_params_and_overrides_agree():
               "secure_welfare.weeks_before_dol_application": 3.6}
     cfg = with_params(base, params)
     assert cfg.pathway.secure_threshold == 0.8 and base.pathway.secure_threshold != 0.8
-    assert cfg.orders.dol_propensity_by_year == {2017: 1.0, 2019: 0.4}
+    assert cfg.orders.dol_propensity_by_year == {**base.orders.dol_propensity_by_year, 2019: 0.4}
     assert cfg.secure_welfare.weeks_before_dol_application == 4
     again = build_config(SMALL + as_overrides(base, params))
     for p in ("pathway.secure_threshold", "orders.dol_propensity_by_year", "secure_welfare.weeks_before_dol_application"):
@@ -256,23 +256,94 @@ def test_with_params_and_overrides_agree():
 # ============================================================================ report
 def test_report_end_to_end(tmp_path):
     out = tmp_path / "fit"
-    args = ["--no-historical", "--seeds", "2", "--jobs", "2", "--out", str(out), "start_year=2017",
-            "horizon.years=1", "horizon.burn_in_years=0", "population.scale=0.05"]
+    posterior = tmp_path / "posterior"
+    posterior.mkdir()
+    draws = pd.DataFrame({"pathway.secure_threshold": [0.76, 0.8, 0.84],
+                          "orders.dol_propensity_by_year.2017": [0.1, 0.2, 0.3]})
+    draws.to_csv(posterior / "draws.csv", index=False)
+    (posterior / "posterior.yaml").write_text(yaml.safe_dump({
+        "generations": 2, "particles": 3, "simulations": 9, "epsilon": 1.5, "written": "2025-01-01",
+        "median": {"pathway.secure_threshold": 0.8, "orders.dol_propensity_by_year.2017": 0.2},
+        "q05": {"pathway.secure_threshold": 0.76, "orders.dol_propensity_by_year.2017": 0.1},
+        "q95": {"pathway.secure_threshold": 0.84, "orders.dol_propensity_by_year.2017": 0.3},
+        "prior": {"pathway.secure_threshold": {"dist": "uniform", "lo": 0.7, "hi": 0.9},
+                  "orders.dol_propensity_by_year.2017": {"dist": "loguniform", "lo": 0.01, "hi": 1.0}}}))
+    indices = pd.DataFrame({"parameter": ["a", "b", "a", "b"],
+                            "outcome": ["baseline:x", "baseline:x", "rank:s", "rank:s"],
+                            "mu_star": [2.0, 1.0, 0.0, 0.5], "mu_star_conf": 0.1, "sigma": 0.2})
+    indices.to_csv(tmp_path / "morris.csv", index=False)
+    args = ["--no-historical", "--seeds", "2", "--jobs", "2", "--out", str(out),
+            "--draws", str(posterior / "draws.csv"), "--posterior", str(posterior),
+            "--sensitivity", str(tmp_path / "morris.csv"),
+            "start_year=2017", "horizon.years=1", "horizon.burn_in_years=0", "population.scale=0.05"]
     proc = subprocess.run([sys.executable, "-m", "calibration.report", *args], cwd=REPO, capture_output=True,
                           text=True, timeout=300)
     assert proc.returncode == 0, proc.stderr[-2000:]
     fit = pd.read_csv(out / "fit.csv")
-    assert list(fit.columns[:9]) == ["id", "measure", "period", "published", "model", "lo", "hi", "tolerance",
-                                     "within"]
+    assert list(fit.columns) == ["id", "measure", "period", "published", "model", "lo", "hi", "tolerance", "within"]
     assert len(fit) == len(load_targets())
     ok = fit["model"].notna()
     assert (fit.loc[ok, "lo"] <= fit.loc[ok, "model"] + 1e-9).all() and (fit.loc[ok, "model"] <= fit.loc[ok, "hi"] + 1e-9).all()
     md = (out / "report.md").read_text()
     for key in fit["id"]:
         assert f"| {key} |" in md
-    assert "MISS" in md
-    assert (out / "dol_series.png").stat().st_size > 10_000
+    assert "MISS" in md and "posterior draw k" in md
+    for chart in ("dol_series.png", "posterior.png", "sensitivity.png"):
+        assert (out / chart).stat().st_size > 10_000, chart
+    assert "`pathway.secure_threshold` | uniform 0.7 to 0.9 | 0.8 |" in md
+    assert "`baseline:x` | `a` (1.00), `b` (0.50)" in md
+    # One year from 2017 does not reach 2023/24: the split is written, empty, and the report says so.
+    split = pd.read_csv(out / "rise_split.csv")
+    assert list(split["component"]) == ["model_rise", "dol_threshold", "capacities", "interaction", "other",
+                                        "published"]
+    assert split.loc[split["component"] == "model_rise", "rise"].isna().all()
+    assert "not split" in md
     assert (out / "values_by_seed.csv").is_file()
+
+
+def test_rise_split_adds_up():
+    from calibration.rise import decompose, rises, split_table
+
+    def series(y2017, y2023):
+        return pd.DataFrame({"year": [2017, 2023], "applications_dol": [y2017, y2023], "weeks": [52, 52]})
+
+    # Two seeds; the rise with both held, with each moving, with both moving.
+    runs = {"as_published": [series(100, 1300), series(120, 1100)],
+            "threshold_held": [series(100, 400), series(120, 380)],
+            "capacities_held": [series(100, 1000), series(120, 900)],
+            "both_held": [series(100, 250), series(120, 220)]}
+    parts = decompose(rises(runs))
+    assert list(parts["dol_threshold"]) == [750, 680] and list(parts["capacities"]) == [150, 160]
+    assert list(parts["interaction"]) == [1200 - 300 - 900 + 150, 980 - 260 - 780 + 100]
+    total = parts[["dol_threshold", "capacities", "interaction", "other"]].sum(axis=1)
+    assert (total == parts["model_rise"]).all()
+    table = split_table(runs, 1130.0).set_index("component")
+    assert table.loc["model_rise", "rise"] == 1090 and table.loc["model_rise", "share_of_model_rise"] == 1.0
+    assert table.loc["dol_threshold", "lo"] == 680 and table.loc["dol_threshold", "hi"] == 750
+    parts = table.loc[["dol_threshold", "capacities", "interaction", "other"], "share_of_model_rise"]
+    assert parts.sum() == pytest.approx(1)
+    assert table.loc["published", "rise"] == 1130.0
+
+
+def test_counterfactuals_hold_the_right_schedules():
+    from sim import build_config
+
+    from calibration.rise import capacity_schedules, held, variant_config
+
+    cfg = build_config(SMALL + ["++orders.dol_propensity_by_year={2017:0.05,2019:0.2,2022:0.6}"])
+    threshold = held(cfg, ("threshold",))
+    assert threshold == {"orders.dol_propensity_by_year": {2017: 0.05}}
+    capacities = held(cfg, ("capacities",))
+    assert capacities["placements.secure_home.places_by_year"] == {2017: 233}
+    assert capacities["placements.residential.places_by_year"] == {2017: 9000}
+    assert capacities["secure_welfare.youth_justice_places_by_year"] == {2017: 114}
+    assert "orders.dol_propensity_by_year" not in capacities
+    assert set(capacities) == set(capacity_schedules(cfg))
+    both = variant_config(cfg, "both_held")
+    assert both.orders.dol_propensity_by_year == {2017: 0.05}
+    assert both.placements.secure_home.places_by_year == {2017: 233}
+    assert cfg.placements.secure_home.places_by_year[2023] == 204      # the original is untouched
+    assert variant_config(cfg, "as_published") is cfg
 
 
 # ============================================================================ screening
@@ -296,7 +367,7 @@ def test_morris_small(tmp_path):
                                         "period": "2017-04-01..2017-09-30"},
                           "dol": {"measure": "sum", "args": {"column": "applications_dol"},
                                   "period": "2017-04-01..2017-09-30"}},
-                select_max=1)
+                targets=[], select_max=1)
     res = morris(spec, trajectories=2, jobs=2, out=tmp_path, progress=False)
     assert len(res["samples"]) == 2 * 3
     assert set(res["morris"]["parameter"]) == {"pathway.secure_threshold", "distress.noise_sd"}
@@ -336,10 +407,24 @@ def test_abc_recovers_a_known_parameter(tmp_path):
     med = s["median"]["pathway.secure_threshold"]
     assert abs(med - 0.78) < 0.04, s
     assert s["q95"]["pathway.secure_threshold"] - s["q05"]["pathway.secure_threshold"] < 0.9 * (0.88 - 0.68)
-    draws = pd.read_csv(tmp_path / "posterior_draws.csv")
+    draws = pd.read_csv(tmp_path / "draws.csv")
     assert len(draws) == 200 and draws["pathway.secure_threshold"].between(0.68, 0.88).all()
     post = yaml.safe_load((tmp_path / "posterior.yaml").read_text())
     assert post["overrides"] == [f"pathway.secure_threshold={med:.6g}"]
-    # Resumable: the database keeps the generations; asking for one more continues the same run.
-    s2 = run_abc(ABC_SPEC, tmp_path, generations=3, n_draws=50)
-    assert s2["resumed"] and s2["generations"] == 3
+    assert s["simulations"] >= 2 * 10 and s["stopped_by"] == "generations"
+    # Resumable: the database keeps the generations; asking for more continues the same run, its epsilon
+    # taken from the last stored generation; the wall-time budget then stops it after one more generation.
+    s2 = run_abc(ABC_SPEC, tmp_path, generations=5, n_draws=50, budget_minutes=1e-4)
+    assert s2["resumed"] and s2["generations"] == 3 and s2["stopped_by"] == "time budget"
+    eps = pd.read_csv(tmp_path / "generations.csv").set_index("t")["epsilon"]
+    assert eps[0] == 4.0 and np.isfinite(eps[2]) and eps[2] <= eps[1] <= eps[0]
+
+
+def test_abc_on_ray(tmp_path):
+    """The same calibration with its particles on Ray, the backend the scenario comparison uses."""
+    pytest.importorskip("ray")
+    from calibration.abc import run_abc
+
+    s = run_abc(dict(ABC_SPEC, max_generations=1), tmp_path, population=4, backend="ray", n_draws=10)
+    assert s["backend"] == "ray" and s["generations"] == 1 and s["particles"] == 4
+    assert 0.68 <= s["median"]["pathway.secure_threshold"] <= 0.88
