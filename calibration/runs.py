@@ -8,9 +8,10 @@ parameters on a deep copy (``with_params``), checked by ``sim.config.validate`` 
 
 from __future__ import annotations
 
-import copy
 import time
 from typing import Any, Iterable, Mapping
+
+from sim.config import get_param, set_param, with_params  # noqa: F401  (parameters by dotted path)
 
 # The historical run of the calibration issue: from 1 April 2017 for 8 years (to March 2025, so calendar 2024
 # and 1 September 2024 are covered) after a 3-year burn-in at 2017's settings that is discarded
@@ -31,54 +32,6 @@ def base_config(overrides: Iterable[str]) -> Any:
 
         _BASE[key] = build_config(list(key))
     return _BASE[key]
-
-
-def _int_key(node: Mapping, part: str) -> Any:
-    if part.isdigit() and (int(part) in node or not any(isinstance(k, str) for k in node)):
-        return int(part)
-    return part
-
-
-def get_param(cfg: Any, path: str) -> Any:
-    node = cfg
-    for part in path.split("."):
-        node = node[_int_key(node, part)] if isinstance(node, Mapping) else getattr(node, part)
-    return node
-
-
-def set_param(cfg: Any, path: str, value: Any) -> None:
-    """Set a dotted parameter in place: a field, a whole dict (schedule), or one year of a schedule."""
-    parts = path.split(".")
-    node = cfg
-    for part in parts[:-1]:
-        node = node[_int_key(node, part)] if isinstance(node, Mapping) else getattr(node, part)
-    last = parts[-1]
-    if isinstance(node, dict):
-        node[_int_key(node, last)] = float(value)
-        return
-    old = getattr(node, last)
-    if isinstance(old, dict) and isinstance(value, Mapping):
-        value = {int(k): float(v) for k, v in value.items()}
-    elif isinstance(old, bool):
-        value = bool(value)
-    elif isinstance(old, int) and not isinstance(value, Mapping):
-        value = int(round(float(value)))
-    elif isinstance(old, float):
-        value = float(value)
-    setattr(node, last, value)
-
-
-def with_params(base: Any, params: Mapping[str, Any], seed: int | None = None) -> Any:
-    """A validated copy of a config with parameters set (dotted paths; "a.b_by_year.2019" sets one year)."""
-    from sim.config import validate
-
-    cfg = copy.deepcopy(base)
-    for path, value in params.items():
-        set_param(cfg, path, value)
-    if seed is not None:
-        cfg.seed = int(seed)
-    validate(cfg)
-    return cfg
 
 
 def as_overrides(base: Any, params: Mapping[str, Any]) -> list[str]:

@@ -90,7 +90,7 @@ class Plan:
         """The configuration a task runs: the scenario's, with the seed's posterior draw if there is one."""
         if seed not in self.draws:
             return self.configs[label]
-        from calibration.runs import with_params
+        from sim.config import with_params
 
         return with_params(self.configs[label], self.draws[seed])
 
@@ -140,7 +140,7 @@ def _build(overrides: Sequence[str]) -> CarePathwaysConfig:
 
 def _posterior_column_ok(cfg: CarePathwaysConfig, path: str) -> bool:
     """A posterior column names a number in the config, or a year of a {year: value} schedule."""
-    from calibration.runs import get_param
+    from sim.config import get_param
 
     try:
         value = get_param(cfg, path)
@@ -157,7 +157,7 @@ def posterior_draws(path: str, cfg: CarePathwaysConfig, seeds: Sequence[int]) ->
     """The parameters each seed runs with under ``compare.posterior``: seed k gets draw k (the k-th row,
     counting from 1). ConfigError, one line naming compare.posterior, for a missing or empty file, a column
     that is not a parameter, a value that is not a number or is out of range, or too few draws."""
-    from calibration.runs import with_params
+    from sim.config import with_params
     from sim.data import resolve
 
     name = "compare.posterior"
