@@ -8,7 +8,6 @@ the same on every machine.  Each chart is saved as PNG at 300 dpi (documents) an
 
 from __future__ import annotations
 
-import math
 import textwrap
 from contextlib import contextmanager
 from pathlib import Path
@@ -16,6 +15,7 @@ from pathlib import Path
 import matplotlib as mpl
 from matplotlib.figure import Figure
 
+from sim import compare
 from sim.compare import PAYER_LABELS
 from sim.placements import PAYERS, PLACEMENT_TYPES
 
@@ -124,32 +124,8 @@ def finish(fig: Figure, stem: str | Path, *, title: str, source: str) -> list[Pa
 
 # ----------------------------------------------------------------------------- numbers for reading
 def number(x: float, kind: str, diff: bool = False) -> str:
-    """A number for a title or table: thousands separators, shares as %, their differences in points.
-
-    Kinds: count, share, gbp (pounds), gbp_m (pounds, shown in millions or billions), rate, pct (a
-    percentage already), value (any size: three significant figures, whole numbers from 100).
-    ``diff`` signs the number and shows shares in percentage points.
-    """
-    if x is None or not math.isfinite(x):
-        return "n/a"
-    a = abs(float(x))
-    if kind == "share":
-        text = f"{a * 100:.2f} pp" if diff else f"{a * 100:.1f}%"
-    elif kind == "gbp_m":
-        text = f"£{a / 1e9:,.2f}bn" if a >= 1e9 else f"£{a / 1e6:,.1f}m"
-    elif kind == "gbp":
-        text = f"£{a:,.0f}"
-    elif kind == "rate":
-        text = f"{a:,.3f}" if diff else f"{a:,.2f}"
-    elif kind == "value":
-        text = f"{a:,.0f}" if a >= 100 else f"{a:.3g}"
-    elif kind == "pct":
-        text = f"{a:.1f}%" if a < 10 else f"{a:.0f}%"
-    else:
-        text = f"{a:,.0f}"
-    if not any(ch in "123456789" for ch in text):  # rounds to zero: no sign
-        return text
-    return ("+" if diff and x > 0 else "-" if x < 0 else "") + text
+    """A number for a title or table (sim.compare's format; money of GBP 1bn and over in billions)."""
+    return compare.number(x, kind, diff, billions=True)
 
 
 def compact(x: float) -> str:
@@ -163,7 +139,7 @@ def compact(x: float) -> str:
 
 def interval(mean: float, lo: float, hi: float, kind: str) -> str:
     """'-12 [-15 to -9]': a difference and its interval."""
-    return f"{number(mean, kind, True)} [{number(lo, kind, True)} to {number(hi, kind, True)}]"
+    return compare.interval(mean, lo, hi, kind, billions=True)
 
 
 def payer_label(payer: str) -> str:

@@ -526,19 +526,28 @@ def write_comparison(out_dir: str | Path, overrides: Sequence[str] = (), scenari
 
 
 # ----------------------------------------------------------------------------- Markdown
-def _num(x: float, kind: str, diff: bool = False) -> str:
-    """A number for reading: thousands separators, shares as percentages (differences in points)."""
+def number(x: float, kind: str, diff: bool = False, billions: bool = False) -> str:
+    """A number for reading: thousands separators, shares as %, their differences in points.
+
+    Kinds: count, share, gbp (pounds), gbp_m (pounds in millions; ``billions`` shows GBP 1bn and over in
+    billions, as briefing titles do), rate, pct (a percentage already), value (any size: three significant
+    figures, whole numbers from 100). ``diff`` signs the number and shows shares in percentage points.
+    """
     if x is None or not np.isfinite(x):
         return "n/a"
     a = abs(float(x))
     if kind == "share":
         text = f"{a * 100:.2f} pp" if diff else f"{a * 100:.1f}%"
     elif kind == "gbp_m":
-        text = f"£{a / 1e6:,.1f}m"
+        text = f"£{a / 1e9:,.2f}bn" if billions and a >= 1e9 else f"£{a / 1e6:,.1f}m"
     elif kind == "gbp":
         text = f"£{a:,.0f}"
     elif kind == "rate":
         text = f"{a:,.3f}" if diff else f"{a:,.2f}"
+    elif kind == "value":
+        text = f"{a:,.0f}" if a >= 100 else f"{a:.3g}"
+    elif kind == "pct":
+        text = f"{a:.1f}%" if a < 10 else f"{a:.0f}%"
     else:
         text = f"{a:,.0f}"
     if not any(ch in "123456789" for ch in text):  # rounds to zero: no sign
@@ -546,8 +555,10 @@ def _num(x: float, kind: str, diff: bool = False) -> str:
     return ("+" if diff and x > 0 else "-" if x < 0 else "") + text
 
 
-def _interval(mean: float, lo: float, hi: float, kind: str) -> str:
-    return f"{_num(mean, kind, True)} [{_num(lo, kind, True)} to {_num(hi, kind, True)}]"
+def interval(mean: float, lo: float, hi: float, kind: str, billions: bool = False) -> str:
+    """'-12 [-15 to -9]': a difference and its interval."""
+    mean_, lo_, hi_ = (number(v, kind, True, billions) for v in (mean, lo, hi))
+    return f"{mean_} [{lo_} to {hi_}]"
 
 
 def _table(header: list[str], rows: list[list[str]], align: list[str]) -> str:
@@ -581,9 +592,9 @@ def headline_markdown(c: Comparison) -> str:
                 row.append("n/a")
                 continue
             r = t.loc[(s, key)]
-            cell = _num(r["mean"], kind)
+            cell = number(r["mean"], kind)
             if s != BASELINE:
-                cell += f" ({_interval(r['diff_mean'], r['diff_lo'], r['diff_hi'], kind)})"
+                cell += f" ({interval(r['diff_mean'], r['diff_lo'], r['diff_hi'], kind)})"
             row.append(cell)
         rows.append(row)
     return _table(header, rows, ["l"] + ["r"] * len(HEADLINE))
@@ -614,8 +625,8 @@ def _cost_rows(c: Comparison) -> list[list[str]]:
 def _cost_row(scenario: str, payer: str, impl: np.ndarray, save: np.ndarray) -> list[str]:
     m, lo, hi = paired_interval(save[:, None])
     nm, nlo, nhi = paired_interval((save - impl)[:, None])
-    return [scenario, payer, _num(float(np.mean(impl)), "gbp_m"), _interval(m[0], lo[0], hi[0], "gbp_m"),
-            _interval(nm[0], nlo[0], nhi[0], "gbp_m")]
+    return [scenario, payer, number(float(np.mean(impl)), "gbp_m"), interval(m[0], lo[0], hi[0], "gbp_m"),
+            interval(nm[0], nlo[0], nhi[0], "gbp_m")]
 
 
 def markdown_report(c: Comparison) -> str:
