@@ -281,6 +281,8 @@ class ModelOutput:
         m = m.reset_index(drop=True)
         reason = m["reason"].astype(str)
         home = (m["to"] == "family") & reason.isin(HOME_NOT_MOVES)
+        # A new entry who waited at home for a place: its first placement (sim.agencies.funding_agreements).
+        home |= (m["from"] == "family") & (reason == "placement_found")
         # A first placement (entry to care, or a child in care arriving at 10) is not a move, whatever its
         # logged reason (an entry straight into an unregistered setting is logged as no_registered_place).
         entries = t.loc[t["event"] == "entry_to_care", ["child", "week"]]
@@ -289,7 +291,7 @@ class ModelOutput:
         firsts = pd.concat([entries, aged_in.rename(columns={"arrival_week": "week"})])
         first_key = set(zip(firsts["child"].to_numpy(), firsts["week"].to_numpy()))
         is_first = np.fromiter(((c_, w_) in first_key for c_, w_ in zip(m["child"].to_numpy(), m["week"].to_numpy())),
-                               bool, len(m)) & (m["from"] == "family").to_numpy()
+                               bool, len(m)) & (m["from"] == "family").to_numpy() & (reason == "no_registered_place").to_numpy()
         m["counted"] = (~reason.isin(NOT_MOVES) & ~home).to_numpy() & ~is_first
         return m
 

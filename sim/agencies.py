@@ -351,7 +351,7 @@ def placement_breakdowns(model, w: int) -> None:
     broke = ic[model.streams.uniform("breakdown", w, ic) < p]
     held = _offer_support(model, CSC, broke, "hold_placement", "support_until")
     moving = broke[~held]
-    model.place(moving, pathway_placement(model, moving, w), "breakdown")
+    model.place(moving, pathway_placement(model, moving, w), "breakdown", may_wait=True)
 
 
 def escalate_crises(model, w: int) -> None:
@@ -479,7 +479,12 @@ def tier4_admissions(model, w: int) -> None:
 def allocate_secure_beds(model, w: int) -> None:
     """The Secure Welfare Coordination Unit offers free welfare places nationally; a home accepts with a
     probability that falls with the child's risk to others; the LA then applies for an s25 order.
-    Children still without a secure bed after a set number of weeks become DoL applications."""
+
+    DoL orders are sought on two routes: a child still without a secure bed after a set number of weeks,
+    and a child in a children's home or an unregistered setting whose care needs restrictions that amount
+    to a deprivation of liberty (distress at the DoL threshold).  Either way the LA applies with the year's
+    propensity (the legal setting: Re D, the national DoL court), and a child granted an order leaves the
+    secure queue (the order authorises the placement the LA found)."""
     from sim.courts import end_orders, grant_event, hear
 
     ch, cfg = model.children, model.cfg
@@ -487,7 +492,7 @@ def allocate_secure_beds(model, w: int) -> None:
     act = model.present_children()
     queue = act[(ch.secure_referral_week[act] != NEVER) & (ch.placement[act] != SECURE)]
     thr = model.child_threshold("secure", queue)
-    withdrawn = queue[ch.distress[queue] < thr - o.dol_discharge_margin]
+    withdrawn = queue[ch.distress[queue] < thr - cfg.pathway.step_down_margin]
     ch.secure_referral_week[withdrawn] = NEVER
     model.events.add(w, withdrawn, "withdrawal", to_type=SECURE, reason="distress_fell",
                      agency=model.agency_uid(CSC, withdrawn))
@@ -526,40 +531,55 @@ def allocate_secure_beds(model, w: int) -> None:
         waiting = waiting[ch.secure_referral_week[waiting] != NEVER]
     model.tally.add("waiting_secure_home", len(waiting))
 
-    # Not offered a secure bed in time: the LA applies for a DoL order for whatever placement it can find.
+    # Not offered a secure bed in time, or restrictions needed where the child lives: a DoL application.
     long_wait = waiting[(w - ch.secure_referral_week[waiting] >= sw.weeks_before_dol_application)
                         & (ch.basis[waiting] == NO_BASIS)]
-    refused_recently = (ch.dol_refused_week[long_wait] != NEVER) & (w - ch.dol_refused_week[long_wait] < o.dol_review_weeks)
-    long_wait = long_wait[~refused_recently]
+    ic = model.in_care_children()
+    in_home = ic[of_type(ch.placement[ic], RESIDENTIAL, THERAPEUTIC, UNREGISTERED) & (ch.basis[ic] == NO_BASIS)]
+    confined = in_home[ch.distress[in_home] >= model.child_threshold("dol", in_home)]
+    cand = np.union1d(long_wait, confined)
+    refused_recently = (ch.dol_refused_week[cand] != NEVER) & (w - ch.dol_refused_week[cand] < o.dol_review_weeks)
+    cand = cand[~refused_recently]
     propensity = schedule_value(o.dol_propensity_by_year, model.year)
-    apply = long_wait[model.streams.uniform("dol_apply", w, long_wait) < propensity]
+    apply = cand[model.streams.uniform("dol_apply", w, cand) < propensity]
     granted, heard = hear(model, "high_court", "dol", apply, o.dol_grant_probability)
     ch.dol_refused_week[apply[heard & ~granted]] = w  # unheard applications are made again next week
     g = apply[granted]
     model.set_basis(g, DOL, until=w + o.dol_review_weeks)
+    queued = g[ch.secure_referral_week[g] != NEVER]
+    ch.secure_referral_week[queued] = NEVER
+    model.events.add(w, queued, "withdrawal", to_type=SECURE, reason="order_made", agency=model.agency_uid(CSC, queued))
     elsewhere = g[~of_type(ch.placement[g], RESIDENTIAL, THERAPEUTIC, UNREGISTERED)]
     model.place(elsewhere, np.full(len(elsewhere), RESIDENTIAL), "order_made")
     grant_event(model, g, "dol")
 
 
 def funding_agreements(model, w: int) -> None:
-    """Packages that waited for a funding agreement start if a place is free (or keep waiting)."""
+    """Requests waiting for a place: packages that waited for a funding agreement start if a place of the
+    agreed type is free; children waiting for a foster home or supported accommodation take one as soon
+    as one (or, failing that, a children's home) is free."""
     ch = model.children
     act = model.present_children()
     pend = act[ch.pending_type[act] >= 0]
     if len(pend) == 0:
         return
+    # A package no longer needed is cancelled (a child waiting for a foster home still needs one).
+    package = ch.pending_type[pend] == THERAPEUTIC
     thr = model.child_threshold("residential", pend)
-    cancel = pend[ch.distress[pend] < thr - model.cfg.pathway.step_down_margin]
+    cancel = pend[package & (ch.distress[pend] < thr - model.cfg.pathway.step_down_margin)]
     ch.pending_type[cancel] = -1
     pend = pend[ch.pending_type[pend] >= 0]
     pend = pend[~of_type(ch.placement[pend], *RESTRICTIVE)]
     due = pend[ch.pending_week[pend] <= w]
-    model.tally.add("funding_agreement_waits", len(pend) - len(due))
-    if len(due) == 0:
-        return
-    moved = model.place(due, ch.pending_type[due].astype(np.int64), "funding_agreed", planned=True, exact=True)
-    ch.pending_type[due[moved]] = -1
+    package = ch.pending_type[due] == THERAPEUTIC
+    model.tally.add("funding_agreement_waits", int((ch.pending_type[pend] == THERAPEUTIC).sum() - package.sum()))
+    for exact, reason in ((True, "funding_agreed"), (False, "placement_found")):
+        sel = due[package == exact]
+        if len(sel):
+            # A child placed from home (a new entry who waited) has a first placement, not a move.
+            moved = model.place(sel, ch.pending_type[sel].astype(np.int64), reason, planned=True, exact=exact,
+                                count_as_move=exact | (ch.placement[sel] != FAMILY))
+            ch.pending_type[sel[moved]] = -1
 
 
 def step_down(model, w: int) -> None:

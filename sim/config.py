@@ -193,6 +193,7 @@ class Orders:
     s25_renewal_weeks: int = MISSING
     dol_grant_probability: float = MISSING
     dol_review_weeks: int = MISSING
+    dol_threshold: float = MISSING
     dol_discharge_margin: float = MISSING
     dol_propensity_by_year: Dict[int, float] = MISSING
     dol_in_registered_home_weekly_cost_gbp: float = MISSING
@@ -386,7 +387,7 @@ def register_schema() -> None:
 _UNIT_INTERVAL = {
     "share_aged_10_to_15", "share_aged_16_17", "share_aged_5_to_9", "start_share_10_to_15",
     "start_share_16_17", "edge_share_of_entries", "complexity_loading", "crisis_threshold",
-    "crisis_response_penalty", "residential_threshold", "tier4_threshold", "secure_threshold",
+    "crisis_response_penalty", "residential_threshold", "tier4_threshold", "secure_threshold", "dol_threshold",
     "therapeutic_preference", "supported_accommodation_share", "in_house_share", "market_refusal", "available_share", "acceptance_base",
     "acceptance_risk_to_others_penalty", "s25_grant_probability", "dol_grant_probability",
     "mha_detention_share", "strength", "refusal_reduction", "crisis_penalty_reduction",

@@ -91,9 +91,9 @@ def review_orders(model, w: int) -> None:
     act = model.present_children()
     due = act[(ch.order_until[act] != NEVER) & (ch.order_until[act] <= w)]
     basis = ch.basis[due]
-    margin = cfg.orders.dol_discharge_margin
-    secure_thr = model.child_threshold("secure", due)
-    still_needed = ch.distress[due] >= secure_thr - margin
+    # A DoL order is renewed while the restrictions are still needed: distress within a margin of the
+    # DoL threshold (a child on a DoL order while waiting for a secure bed is judged the same way).
+    still_needed = ch.distress[due] >= model.child_threshold("dol", due) - cfg.orders.dol_discharge_margin
 
     # --- s25: renew while still needed, else expire and step down ---------------------------
     s25 = due[(basis == S25)]

@@ -42,6 +42,10 @@ FALLBACK = {
 }
 # Planned moves (step-down, discharge) wait for a registered place rather than take an unregistered one.
 PLANNED = {k: tuple(t for t in v if t != UNREGISTERED) for k, v in FALLBACK.items()}
+# A child who can wait where they are (a new entry at home, a placement that has broken down) waits for
+# a registered place (emergency cover: family, friends, the current carer); only a child who needs a
+# children's home and whom registered homes refuse goes to an unregistered setting (T2-034, T2-048: about
+# a thousand children a year, staying for months).
 
 
 class CarePathwaysModel(mesa.Model):
@@ -173,6 +177,7 @@ class CarePathwaysModel(mesa.Model):
             "residential": r.threshold("childrens_social_care", ch.la, pw.residential_threshold),
             "secure": r.threshold("childrens_social_care", ch.la, pw.secure_threshold),
             "tier4": r.threshold("camhs", ch.region, pw.tier4_threshold),
+            "dol": r.threshold("childrens_social_care", ch.la, self.cfg.orders.dol_threshold),
         }
 
     def new_orders(self, n: int) -> np.ndarray:
@@ -212,8 +217,11 @@ class CarePathwaysModel(mesa.Model):
         return old
 
     def move(self, idx: np.ndarray, new_type, new_la: np.ndarray, provider: np.ndarray, reason: str,
-             agency: np.ndarray, count_as_move: bool = True) -> None:
-        """Move children to places already taken for them (capacity.find took them)."""
+             agency: np.ndarray, count_as_move: bool | np.ndarray = True) -> None:
+        """Move children to places already taken for them (capacity.find took them).
+
+        ``count_as_move`` (one flag, or one per child): a first placement is not a move.
+        """
         if len(idx) == 0:
             return
         ch, w, dc = self.children, self.week, self.cfg.distress
@@ -228,14 +236,15 @@ class CarePathwaysModel(mesa.Model):
         ch.payer_mix[idx] = mix
         self._book(idx, +1)
         ch.calm_weeks[idx] = 0
-        if count_as_move:
-            ch.moves[idx] += 1
-            ch.moves_this_year[idx] += 1
-            out_of_area = new_la != ch.la[idx]
+        counted = idx if count_as_move is True else idx[np.broadcast_to(count_as_move, idx.shape)]
+        if len(counted):
+            ch.moves[counted] += 1
+            ch.moves_this_year[counted] += 1
+            out_of_area = ch.placement_la[counted] != ch.la[counted]
             # Moves break relationships (learning point 5): distress now, a lasting scar later.
-            ch.distress[idx] = np.minimum(ch.distress[idx] + dc.move_shock + dc.out_of_area_shock * out_of_area, 1)
-            ch.scar[idx] += dc.scar_per_move
-            self.tally.add("moves", len(idx))
+            ch.distress[counted] = np.minimum(ch.distress[counted] + dc.move_shock + dc.out_of_area_shock * out_of_area, 1)
+            ch.scar[counted] += dc.scar_per_move
+            self.tally.add("moves", len(counted))
         self.events.add(w, idx, "move", order_id=ch.order_id[idx], basis=ch.basis[idx], from_type=old,
                         to_type=new_type, placement_la=new_la, weekly_cost=cost,
                         payer=self.prices.mix_table[mix].argmax(axis=1), reason=reason, agency=agency)
@@ -270,17 +279,21 @@ class CarePathwaysModel(mesa.Model):
             self.reprice(idx)
 
     def place(self, idx: np.ndarray, wanted: np.ndarray, reason: str, agency_kind: str = "childrens_social_care",
-              planned: bool = False, count_as_move: bool = True, exact: bool = False) -> np.ndarray:
+              planned: bool = False, count_as_move: bool | np.ndarray = True, exact: bool = False,
+              may_wait: bool = False) -> np.ndarray:
         """Find places of the wanted types (with fallbacks) and move the children; return who moved.
 
         ``planned`` moves wait for a registered place rather than take an unregistered one; ``exact``
-        ones (an agreed package) take only the type wanted.
+        ones (an agreed package) take only the type wanted.  With ``may_wait``, children who find no
+        registered place stay where they are with a request that is tried again each week
+        (``funding_agreements``), unless registered homes refused them: those take an unregistered one.
         """
         ch = self.children
         moved = np.zeros(len(idx), bool)
         if len(idx) == 0:
             return moved
         chains = {k: (k,) for k in FALLBACK} if exact else PLANNED if planned else FALLBACK
+        refused = np.zeros(len(idx), bool)  # by a registered children's home
         priority = ch.distress[idx]
         age = ch.age_years(idx, self.week)
         new_type = np.full(len(idx), -1, np.int64)
@@ -300,13 +313,20 @@ class CarePathwaysModel(mesa.Model):
             for ptype in chains[int(want)]:
                 todo = group[~moved[group]]
                 todo = todo[age[todo] >= self.min_age[ptype]]
+                if may_wait and ptype == UNREGISTERED:
+                    todo = todo[refused[todo]]
                 if len(todo) == 0:
                     continue
                 market_ok = None
                 if ptype in (FOSTER_AGENCY, RESIDENTIAL, THERAPEUTIC, SUPPORTED):
-                    market_ok = self.streams.uniform(f"provider_accepts:{ptype}", self.week, idx[todo]) >= (
+                    # A provider judges a child by the history on the referral, which does not change
+                    # from week to week: one draw per child and type (week 0), so a child refused at a
+                    # given distress keeps being refused until calmer (and stays where no one refuses).
+                    market_ok = self.streams.uniform(f"provider_accepts:{ptype}", 0, idx[todo]) >= (
                         self.cfg.placements.market_refusal * self.levers.market_refusal_factor * priority[todo] ** 2
                         * (1 + ch.has("risk_to_others", idx[todo])))
+                    if ptype in (RESIDENTIAL, THERAPEUTIC):
+                        refused[todo[~market_ok]] = True
                 found = self.capacity.find(ptype, ch.la[idx[todo]], priority[todo], market_ok=market_ok)
                 got = todo[found.placed]
                 new_type[got] = ptype
@@ -316,12 +336,17 @@ class CarePathwaysModel(mesa.Model):
             waiting = int((~moved[group]).sum())
             if waiting:
                 self.tally.add(f"waiting_{PLACEMENT_TYPES[int(want)]}", waiting)
+        if may_wait:
+            waits = idx[~moved]
+            ch.pending_type[waits] = wanted[~moved]
+            ch.pending_week[waits] = self.week + 1
         m = np.flatnonzero(moved)
         if len(m):
             reasons = np.full(len(m), RS[reason], np.int8)
             reasons[(new_type[m] == UNREGISTERED) & (wanted[m] != UNREGISTERED)] = RS["no_registered_place"]
+            counted = count_as_move if np.ndim(count_as_move) == 0 else np.asarray(count_as_move)[m]
             self.move(idx[m], new_type[m], new_la[m], provider[m], reasons,
-                      self.agency_uid(agency_kind, idx[m]), count_as_move=count_as_move)
+                      self.agency_uid(agency_kind, idx[m]), count_as_move=counted)
         return moved
 
     def enter_care(self, idx: np.ndarray, reason: str, agency: np.ndarray) -> None:
@@ -340,7 +365,7 @@ class CarePathwaysModel(mesa.Model):
         self.tally.add("entries_to_care", len(idx))
         self.events.add(w, idx, "entry_to_care", from_type=ch.placement[idx], reason=reason, agency=agency)
         wanted = ag.pathway_placement(self, idx, w)
-        self.place(idx, wanted, "entry", count_as_move=False)
+        self.place(idx, wanted, "entry", count_as_move=False, may_wait=True)
 
     def leave_care(self, idx: np.ndarray, event: str, reason: str) -> None:
         if len(idx) == 0:
@@ -525,7 +550,8 @@ class CarePathwaysModel(mesa.Model):
             self.tally.add("ageing_in_care", len(ageing_in))
             self.changed_population()
             self.in_care_this_year[ageing_in] = True
-            self.place(ageing_in, ag.pathway_placement(self, ageing_in, w), "entry", count_as_move=False)
+            self.place(ageing_in, ag.pathway_placement(self, ageing_in, w), "entry", count_as_move=False,
+                       may_wait=True)
 
     def _ageing_out(self, w: int) -> None:
         ch = self.children

@@ -30,6 +30,7 @@ REASONS = (
     "secure_bed", "review", "distress_fell", "court", "order_expired", "discharge_ready", "remand_ended",
     "sentence_ended", "settled", "crisis", "needs_met", "referral_waited", "refused_by_home", "custody",
     "flexible_support", "camhs_support", "out_of_registered", "order_made", "school_support", "bail_support",
+    "placement_found",
 )
 RS = {name: i for i, name in enumerate(REASONS)}
 NO_TYPE = -1
