@@ -217,7 +217,7 @@ from sim.children import (  # noqa: E402
 )
 from sim.config import schedule_value  # noqa: E402
 from sim.placements import (  # noqa: E402
-    CUSTODY, FAMILY, FOSTER_AGENCY, FOSTER_INHOUSE, RESIDENTIAL, SECURE, SUPPORTED, THERAPEUTIC, TIER4,
+    CUSTODY, FAMILY, FOSTER_AGENCY, FOSTER_INHOUSE, MARKET, RESIDENTIAL, SECURE, SUPPORTED, THERAPEUTIC, TIER4,
     UNREGISTERED, of_type,
 )
 
@@ -552,6 +552,15 @@ def allocate_secure_beds(model, w: int) -> None:
     elsewhere = g[~of_type(ch.placement[g], RESIDENTIAL, THERAPEUTIC, UNREGISTERED)]
     model.place(elsewhere, np.full(len(elsewhere), RESIDENTIAL), "order_made")
     grant_event(model, g, "dol")
+    # An independent registered home may not hold the restrictions the order authorises: it gives notice,
+    # and a child no registered home will take goes to an unregistered setting (T7-006, T7-015).
+    in_market_home = g[of_type(ch.placement[g], RESIDENTIAL, THERAPEUTIC) & (ch.provider[g] == MARKET)]
+    notice = np.zeros(len(in_market_home), bool)
+    for ptype in (RESIDENTIAL, THERAPEUTIC):
+        here = ch.placement[in_market_home] == ptype
+        notice[here] = model.provider_refuses(ptype, in_market_home[here])
+    leaving = in_market_home[notice]
+    model.place(leaving, np.full(len(leaving), RESIDENTIAL), "refused_by_home", may_wait=True)
 
 
 def funding_agreements(model, w: int) -> None:

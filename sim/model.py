@@ -278,6 +278,19 @@ class CarePathwaysModel(mesa.Model):
         if (old == DOL).any() or basis == DOL:
             self.reprice(idx)
 
+    def provider_refuses(self, ptype: int, idx: np.ndarray) -> np.ndarray:
+        """Whether an independent provider of a type refuses each child (or gives notice), with a probability
+        market_refusal * distress^2, doubled for a risk to others.
+
+        A provider judges a child by the history on the referral, which does not change from week to week:
+        one draw per child and type (week 0), so a child refused at a given distress keeps being refused
+        until calmer, and a provider that took a child gives notice if the child's distress rises past it.
+        """
+        ch = self.children
+        p = (self.cfg.placements.market_refusal * self.levers.market_refusal_factor * ch.distress[idx] ** 2
+             * (1 + ch.has("risk_to_others", idx)))
+        return self.streams.uniform(f"provider_accepts:{ptype}", 0, idx) < p
+
     def place(self, idx: np.ndarray, wanted: np.ndarray, reason: str, agency_kind: str = "childrens_social_care",
               planned: bool = False, count_as_move: bool | np.ndarray = True, exact: bool = False,
               may_wait: bool = False) -> np.ndarray:
@@ -319,12 +332,7 @@ class CarePathwaysModel(mesa.Model):
                     continue
                 market_ok = None
                 if ptype in (FOSTER_AGENCY, RESIDENTIAL, THERAPEUTIC, SUPPORTED):
-                    # A provider judges a child by the history on the referral, which does not change
-                    # from week to week: one draw per child and type (week 0), so a child refused at a
-                    # given distress keeps being refused until calmer (and stays where no one refuses).
-                    market_ok = self.streams.uniform(f"provider_accepts:{ptype}", 0, idx[todo]) >= (
-                        self.cfg.placements.market_refusal * self.levers.market_refusal_factor * priority[todo] ** 2
-                        * (1 + ch.has("risk_to_others", idx[todo])))
+                    market_ok = ~self.provider_refuses(ptype, idx[todo])
                     if ptype in (RESIDENTIAL, THERAPEUTIC):
                         refused[todo[~market_ok]] = True
                 found = self.capacity.find(ptype, ch.la[idx[todo]], priority[todo], market_ok=market_ok)
