@@ -43,9 +43,9 @@ FALLBACK = {
 # Planned moves (step-down, discharge) wait for a registered place rather than take an unregistered one.
 PLANNED = {k: tuple(t for t in v if t != UNREGISTERED) for k, v in FALLBACK.items()}
 # A child who can wait where they are (a new entry at home, a placement that has broken down) waits for
-# a registered place (emergency cover: family, friends, the current carer); only a child who needs a
-# children's home and whom registered homes refuse goes to an unregistered setting (T2-034, T2-048: about
-# a thousand children a year, staying for months).
+# a registered place (emergency cover: family, friends, the current carer); only a child whom registered
+# children's homes refuse (at the residential step of the fallback chain) goes to an unregistered setting
+# (T2-034, T2-048: about a thousand children a year, staying for months).
 
 
 class CarePathwaysModel(mesa.Model):
