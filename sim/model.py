@@ -21,7 +21,7 @@ from sim.children import (
 )
 from sim.config import REGIONS, CarePathwaysConfig, schedule_value
 from sim.costs import Ledger, Prices
-from sim.outputs import RS, EventLog, Tally, WeeklyTable
+from sim.outputs import RS, Census, EventLog, Tally, WeeklyTable, census
 from sim.placements import (
     CUSTODY, FAMILY, FOSTER_AGENCY, FOSTER_INHOUSE, MARKET, NO_PROVIDER, PLACEMENT_TYPES, RESIDENTIAL, SECURE,
     SUPPORTED, THERAPEUTIC, TIER4, UNREGISTERED, Capacity, of_type, stochastic_round, DOL_HOME, DOL_HOMES,
@@ -583,37 +583,32 @@ class CarePathwaysModel(mesa.Model):
     def _record(self, w: int) -> None:
         ch, cap, s = self.children, self.capacity, 1.0 / self.scale
         act = self.present_children()
-        legal = ch.legal[act]
-        ic = act[legal != NOT_LOOKED_AFTER]
-        supported = act[ch.support_until[act] > w]
-        camhs = act[ch.camhs_until[act] > w]
-        self._book_budgets(w, ic, supported, camhs)
+        k = census(ch, act, w, NOT_LOOKED_AFTER, FAMILY, TIER4, len(PLACEMENT_TYPES), len(BASES), len(LEGAL_STATUS),
+                   self.geo.n_la, len(REGIONS), len(PAYERS))
+        ic = k.in_care
+        self._book_budgets(w, k)
         if w < 0:  # burn-in: budgets still count, nothing is recorded
             return
         self.in_care_this_year[ic] = True
         row = {"week": w, "year": self.year, "children_present": len(act) * s, "children_in_care": len(ic) * s,
                "edge_of_care": (len(act) - len(ic)) * s}
-        by_type = np.bincount(ch.placement[ic], minlength=len(PLACEMENT_TYPES))
+        by_type = k.by_type
         for i, t in enumerate(PLACEMENT_TYPES):
             row[f"children_{t}"] = by_type[i] * s
             row[f"capacity_{t}"] = cap.places(i) * s
             row[f"occupancy_{t}"] = cap.occupied(i) * s if not cap.unlimited[i] else by_type[i] * s
-        by_basis = np.bincount(ch.basis[act], minlength=len(BASES))
         for i, b in enumerate(BASES):
-            row[f"legal_{b}"] = by_basis[i] * s
-        by_legal = np.bincount(legal, minlength=3)
+            row[f"legal_{b}"] = k.by_basis[i] * s
         for i, name in enumerate(LEGAL_STATUS[1:], start=1):
-            row[f"looked_after_{name}"] = by_legal[i] * s
-        by_region = np.bincount(ch.region[ic], minlength=len(REGIONS))
+            row[f"looked_after_{name}"] = k.by_legal[i] * s
         for i, r in enumerate(REGIONS):
-            row[f"region_{r}"] = by_region[i] * s
-        row["out_of_area"] = float(((ch.placement_la[ic] != ch.la[ic]) & (ch.placement[ic] != FAMILY)).sum()) * s
+            row[f"region_{r}"] = k.by_region[i] * s
+        row["out_of_area"] = float(k.out_of_area) * s
         # Spend: placements from the running ledger, plus community support packages active this week.
         f = self.cfg.funding
-        support_by_payer = np.bincount(ch.support_payer[supported], minlength=len(PAYERS)) * (
-            f.community_support_weekly_cost_gbp * self.prices.index)
+        support_by_payer = k.support_by_payer * (f.community_support_weekly_cost_gbp * self.prices.index)
         support_cost = support_by_payer.sum()
-        camhs_cost = len(camhs) * f.camhs_support_weekly_cost_gbp * self.prices.index
+        camhs_cost = int(k.camhs_by_region.sum()) * f.camhs_support_weekly_cost_gbp * self.prices.index
         by_payer = self.ledger.spend_by_payer() + support_by_payer
         by_payer[1] += camhs_cost
         spend_type = self.ledger.spend_by_type()
@@ -626,33 +621,26 @@ class CarePathwaysModel(mesa.Model):
         row["placements_10k_plus"] = self.ledger.high_cost * s
         if self.interventions:
             implementation = sum(i.weekly_cost(self) for i in self.interventions)
-            for k, p in enumerate(PAYERS):
-                row[f"implementation_{p}"] = implementation[k] * s
+            for j, p in enumerate(PAYERS):
+                row[f"implementation_{p}"] = implementation[j] * s
         row["capacity_dol_homes"] = cap.places(DOL_HOMES) * s
         row["occupancy_dol_homes"] = cap.occupied(DOL_HOMES) * s
         for key, value in self.tally.values.items():
             row[key] = value * s
         self.weekly.put(w, row)
 
-    def _book_budgets(self, w: int, ic: np.ndarray, supported: np.ndarray, camhs: np.ndarray) -> None:
-        """Each LA's share of spend, and each region's NHS spend on CAMHS and Tier 4, against budgets.
-
-        ``ic``: children in care; ``supported`` / ``camhs``: children with a community / CAMHS package.
-        """
-        ch, f = self.children, self.cfg.funding
+    def _book_budgets(self, w: int, k: Census) -> None:
+        """Each LA's share of spend, and each region's NHS spend on CAMHS and Tier 4, against budgets
+        (``k``: this week's census of the children present)."""
+        f = self.cfg.funding
         package = f.community_support_weekly_cost_gbp * self.prices.index
-        la_paid = supported[ch.support_payer[supported] == 0]
-        la_spend = self.ledger.la_share_by_la + np.bincount(ch.la[la_paid], minlength=self.geo.n_la) * package
+        la_spend = self.ledger.la_share_by_la + k.support_by_payer_la[0] * package
         week_of_year = (w + self.burn_in) % WEEKS_PER_YEAR
         for kind, payer in (("education", 3), ("youth_justice", 2)):
-            paid = supported[ch.support_payer[supported] == payer]
-            self.roster.book_spend(kind, np.bincount(ch.region[paid], minlength=len(REGIONS)) * package,
-                                   week_of_year)
+            self.roster.book_spend(kind, k.support_by_payer_region[payer] * package, week_of_year)
         self.roster.book_spend("childrens_social_care", la_spend, week_of_year)
-        nhs_region = (np.bincount(ch.region[camhs], minlength=len(REGIONS)) * f.camhs_support_weekly_cost_gbp
-                      * self.prices.index)
-        t4 = ic[ch.placement[ic] == TIER4]
-        nhs_region = nhs_region + np.bincount(ch.region[t4], weights=ch.weekly_cost[t4], minlength=len(REGIONS))
+        nhs_region = k.camhs_by_region * f.camhs_support_weekly_cost_gbp * self.prices.index
+        nhs_region = nhs_region + k.tier4_cost_by_region
         self.roster.book_spend("camhs", nhs_region, week_of_year)
 
     def _end_burn_in(self) -> None:
