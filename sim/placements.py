@@ -6,12 +6,31 @@ any LA may compete for.  A search looks in the child's own LA first, then the re
 then the whole country: a place outside the child's own LA is "out of area" (T2-030, T2-044).
 Settings marked unlimited (living with family, unregistered settings) never run out: an
 unregistered setting is what is left when nothing else can be found.
+
+The search (``Capacity.find``) for one placement type and a batch of requests:
+
+- Requests compete in order of priority, higher first; equal priorities keep their order in the
+  batch (the order ``np.lexsort((-priority, keys))`` gives within a group; a NaN priority comes last).
+- 1-2. Own LA: the k-th request of an LA (k counted from 0 over all the LA's requests, placed or
+  not) takes one of the LA's free in-house places if k < free in-house, otherwise one of its free
+  market places if k < free in-house + free market.  Children the market refuses (``market_ok``
+  False) take only in-house places and search no further.
+- 3. Own region (unless ``national_only``): the k-th request of a region still searching takes the
+  k-th free market place of the region's LAs, in ``la_by_region`` order (filling each LA in turn).
+- 4. England (unless ``in_region_only``): likewise, over every LA.
+- Free places are counted at the start of each step; places found are taken (``used_*``) at once.
+
+A search costs almost nothing per request but runs about 70 times a week, usually for a handful of
+children, so its work is one compiled loop (numba, ``_search``) rather than a few dozen small NumPy
+calls of fixed cost each.  ``cache=True`` stores the machine code beside this file, so later
+processes (parallel workers included) load it instead of compiling it again.
 """
 
 from __future__ import annotations
 
 from dataclasses import dataclass
 
+import numba
 import numpy as np
 
 PLACEMENT_TYPES = (
@@ -56,13 +75,13 @@ class Found:
 
 
 def rank_within_groups(keys: np.ndarray, priority: np.ndarray) -> np.ndarray:
-    """Position of each request within its group (same key), best priority first."""
-    order = np.lexsort((-priority, keys))
-    sorted_keys = keys[order]
-    first = np.searchsorted(sorted_keys, sorted_keys, side="left")
-    rank = np.empty(len(keys), dtype=np.int64)
-    rank[order] = np.arange(len(keys)) - first
-    return rank
+    """Position of each request within its group (same key), best priority first.
+
+    The ranks ``np.lexsort((-priority, keys))`` gives (ties by position), from one compiled pass.
+    """
+    if len(keys) != len(priority):
+        raise ValueError("keys and priority differ in length")
+    return _rank(keys, priority)
 
 
 def stochastic_round(values: np.ndarray, rng: np.random.Generator) -> np.ndarray:
@@ -105,18 +124,17 @@ class Capacity:
 
     def settle(self) -> None:
         """Close places above the schedule that have been vacated."""
-        self.in_house = np.maximum(self.target_in_house, np.minimum(self.in_house, self.used_in_house))
-        self.market = np.maximum(self.target_market, np.minimum(self.market, self.used_market + self.external))
+        _settle(self.in_house, self.target_in_house, self.used_in_house,
+                self.market, self.target_market, self.used_market, self.external)
 
     # ---------------------------------------------------------------- bookkeeping
     def occupy(self, ptype: np.ndarray, la: np.ndarray, provider: np.ndarray, sign: int) -> None:
         """Take (sign=+1) or free (sign=-1) one place per child."""
-        limited = ~self.unlimited[ptype]
-        rows = np.where(provider == DOL_HOME, DOL_HOMES, ptype)
-        for prov, table in ((IN_HOUSE, self.used_in_house), (MARKET, self.used_market)):
-            m = limited & ((provider == prov) | ((provider == DOL_HOME) & (prov == MARKET)))
-            if m.any():
-                np.add.at(table, (rows[m], la[m]), sign)
+        if np.ndim(ptype) == 0:
+            ptype = np.full(len(la), ptype, np.int64)
+        if not len(ptype) == len(la) == len(provider):
+            raise ValueError("ptype, la and provider differ in length")
+        _occupy(self.unlimited, self.used_in_house, self.used_market, ptype, la, provider, sign)
         if sign < 0:
             self.settle()  # a vacated place above a year's cut closes at once
 
@@ -148,77 +166,155 @@ class Capacity:
 
         Requests compete in order of priority (higher first); places found are taken at once.
         ``market_ok`` False marks children independent providers will not take: only the LA's own
-        in-house places are open to them.
+        in-house places are open to them.  The steps are in the module docstring.
         """
         n = len(child_la)
-        placed = np.zeros(n, bool)
-        la = np.full(n, -1, np.int64)
-        provider = np.full(n, NO_PROVIDER, np.int8)
         if n == 0:
-            return Found(placed, la, provider)
+            return Found(np.zeros(0, bool), np.full(0, -1, np.int64), np.full(0, NO_PROVIDER, np.int8))
         if self.unlimited[ptype]:
             return Found(np.ones(n, bool), child_la.astype(np.int64), np.full(n, MARKET, np.int8))
-        if not national_only:
-            # 1-2. the LA's own in-house places, then market places inside the LA
-            self._take_local(ptype, child_la, priority, placed, la, provider, market_ok)
+        if len(priority) != n or (market_ok is not None and len(market_ok) != n):
+            raise ValueError("child_la, priority and market_ok differ in length")
         if market_ok is not None:
-            placed |= ~market_ok  # refused by the market: no further search (undone below)
-        if not national_only:
-            # 3. market places elsewhere in the region (out of area)
-            self._take_pooled(ptype, self.la_region[child_la], priority, placed, la, provider, by_region=True)
-        if not in_region_only:
-            # 4. market places anywhere in England (out of area, often far)
-            self._take_pooled(ptype, np.zeros(n, np.int64), priority, placed, la, provider, by_region=False)
-        if market_ok is not None:
-            placed &= la >= 0
-        return Found(placed, la, provider)
+            market_ok = np.asarray(market_ok, bool)
+        # The results are made here and filled in by the kernel (cheaper than returning new arrays).
+        found = Found(np.empty(n, bool), np.empty(n, np.int64), np.empty(n, np.int8))
+        _search(int(ptype), child_la, priority, market_ok, not national_only, not in_region_only,
+                self.in_house, self.used_in_house, self.market, self.used_market, self.external,
+                self.la_region, self.la_by_region, self.region_start, self.region_end,
+                found.placed, found.la, found.provider)
+        return found
 
-    def _take_local(self, ptype, child_la, priority, placed, la, provider, market_ok=None) -> None:
-        """Places inside the child's own LA: its in-house places first, then market places there."""
-        free_in = self.free_in_house(ptype)
-        free_all = free_in + self.free_market(ptype)
-        if not free_all.any():
-            return
-        keys = child_la
-        rank = rank_within_groups(keys, priority)
-        limit = free_all[keys] if market_ok is None else np.where(market_ok, free_all[keys], free_in[keys])
-        ok = rank < limit
-        if not ok.any():
-            return
-        got = np.flatnonzero(ok)
-        own = rank[got] < free_in[keys[got]]
-        placed[got] = True
-        la[got] = child_la[got]
-        provider[got] = np.where(own, IN_HOUSE, MARKET)
-        np.add.at(self.used_in_house[ptype], child_la[got[own]], 1)
-        np.add.at(self.used_market[ptype], child_la[got[~own]], 1)
 
-    def _take_pooled(self, ptype, group, priority, placed, la, provider, by_region: bool) -> None:
-        todo = np.flatnonzero(~placed)
-        if len(todo) == 0:
-            return
-        free = self.free_market(ptype)[self.la_by_region]
-        cum = np.cumsum(free)
-        if cum[-1] == 0:
-            return  # the market is full everywhere
+# ==================================================================== compiled kernels
+# boundscheck: an index out of range raises IndexError (as NumPy would) instead of reading past an array.
+_jit = numba.njit(cache=True, boundscheck=True)
+
+
+@_jit
+def _isnan(x):
+    return x != x  # noqa: PLR0124  (true only for NaN; compiles for integers too)
+
+
+@_jit
+def _lt(a, b):
+    """a sorts before b in NumPy's order (NaN last)."""
+    return a < b or (_isnan(b) and not _isnan(a))
+
+
+@_jit
+def _argsort_stable(values):
+    """Indices that sort ``values`` ascending, equal values in their order (NumPy's stable argsort; a
+    priority is a distress level, never NaN)."""
+    return np.argsort(values, kind="mergesort")
+
+
+@_jit
+def _rank(keys, priority):
+    """Rank within groups of equal key (see ``rank_within_groups``): sorted by priority, then stably
+    by key, which is the order ``np.lexsort((-priority, keys))`` gives."""
+    n = len(keys)
+    by_priority = _argsort_stable(-priority)
+    order = by_priority[_argsort_stable(keys[by_priority])]
+    rank = np.empty(n, np.int64)
+    first = 0  # position in ``order`` where the current group starts
+    for pos in range(n):
+        if pos > 0 and _lt(keys[order[pos - 1]], keys[order[pos]]):
+            first = pos
+        rank[order[pos]] = pos - first
+    return rank
+
+
+@_jit
+def _occupy(unlimited, used_in_house, used_market, ptype, la, provider, sign):
+    """Add ``sign`` to the used count of each child's place; a DoL-home place is in the DoL-homes row."""
+    for i in range(len(ptype)):
+        if unlimited[ptype[i]]:
+            continue
+        if provider[i] == IN_HOUSE:
+            used_in_house[ptype[i], la[i]] += sign
+        elif provider[i] == MARKET:
+            used_market[ptype[i], la[i]] += sign
+        elif provider[i] == DOL_HOME:
+            used_market[DOL_HOMES, la[i]] += sign
+
+
+@_jit
+def _settle(in_house, target_in_house, used_in_house, market, target_market, used_market, external):
+    """In place: places above the target stay open only while occupied."""
+    for t in range(in_house.shape[0]):
+        for j in range(in_house.shape[1]):
+            in_house[t, j] = max(target_in_house[t, j], min(in_house[t, j], used_in_house[t, j]))
+            market[t, j] = max(target_market[t, j], min(market[t, j], used_market[t, j] + external[t, j]))
+
+
+@_jit
+def _free_market(market, used_market, external, ptype, la):
+    return max(market[ptype, la] - used_market[ptype, la] - external[ptype, la], 0)
+
+
+@_jit
+def _search(ptype, child_la, priority, market_ok, local, national, in_house, used_in_house, market, used_market,
+            external, la_region, la_by_region, region_start, region_end, placed, la, provider):
+    """The search of ``Capacity.find`` (steps in the module docstring); takes the places it finds.
+
+    ``market_ok`` None: the market refuses nobody.  ``local``: steps 1-3 (own LA, own region);
+    ``national``: step 4.  Fills ``placed``, ``la`` and ``provider``.
+    """
+    n_la = in_house.shape[1]
+    la[:] = -1
+    provider[:] = NO_PROVIDER
+    order = _argsort_stable(-priority)  # best first; one order serves every step (each skips the settled)
+    # Still searching after the own LA (children the market refuses search no further).
+    searching = np.ones(len(la), np.bool_) if market_ok is None else market_ok.copy()
+
+    if local:
+        # 1-2. the LA's own places, free counts as at the start of the step
+        free_in = np.empty(n_la, np.int64)
+        free_all = np.empty(n_la, np.int64)
+        for j in range(n_la):
+            free_in[j] = max(in_house[ptype, j] - used_in_house[ptype, j], 0)
+            free_all[j] = free_in[j] + _free_market(market, used_market, external, ptype, j)
+        k_of_la = np.zeros(n_la, np.int64)  # requests of each LA ranked so far
+        for i in order:
+            c = child_la[i]
+            k = k_of_la[c]
+            k_of_la[c] += 1
+            if k < free_in[c]:
+                la[i], provider[i] = c, IN_HOUSE
+                used_in_house[ptype, c] += 1
+                searching[i] = False
+            elif k < free_all[c] and (market_ok is None or market_ok[i]):
+                la[i], provider[i] = c, MARKET
+                used_market[ptype, c] += 1
+                searching[i] = False
+
+    # 3-4. market places in the region's (or England's) run of LAs: the k-th request still searching
+    # takes the k-th free place, so each group fills its LAs in turn, in ``la_by_region`` order.
+    for by_region in (True, False):
+        if not (local if by_region else national):
+            continue
+        left = np.empty(n_la, np.int64)  # free places per position in ``la_by_region``, at the step's start
+        for p in range(n_la):
+            left[p] = _free_market(market, used_market, external, ptype, la_by_region[p])
         if by_region:
-            ends = self.region_end
-            before = np.where(self.region_start > 0, cum[self.region_start - 1], 0)
-            total = cum[ends - 1] - before
+            at, end = region_start.copy(), region_end
         else:
-            before = np.zeros(1, np.int64)
-            total = cum[-1:]
-        keys = group[todo]
-        rank = rank_within_groups(keys, priority[todo])
-        ok = rank < total[keys]
-        got = todo[ok]
-        if len(got) == 0:
-            return
-        # The k-th accepted request of a group takes the k-th free place of that group's run.
-        pos = np.searchsorted(cum, before[keys[ok]] + rank[ok], side="right")
-        chosen = self.la_by_region[pos]
-        placed[got] = True
-        la[got] = chosen
-        provider[got] = MARKET
-        np.add.at(self.used_market[ptype], chosen, 1)
-
+            at, end = np.zeros(1, np.int64), np.full(1, n_la, np.int64)
+        for i in order:
+            if not searching[i]:
+                continue
+            g = la_region[child_la[i]] if by_region else 0
+            p = at[g]
+            while p < end[g] and left[p] == 0:
+                p += 1
+            at[g] = p
+            if p == end[g]:
+                continue  # the group's market is full
+            left[p] -= 1
+            chosen = la_by_region[p]
+            la[i], provider[i] = chosen, MARKET
+            used_market[ptype, chosen] += 1
+            searching[i] = False
+    for i in range(len(la)):
+        placed[i] = la[i] >= 0

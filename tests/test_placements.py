@@ -1,0 +1,354 @@
+"""The placement search (``Capacity.find``) and its bookkeeping, against a plain NumPy reference.
+
+The compiled search in ``sim.placements`` must give, bit for bit, what the NumPy implementation it
+replaced gave: the same children placed, in the same LAs, by the same kind of provider, and the same
+capacity tables afterwards.  That NumPy implementation is kept here as the oracle (``reference_*``)
+and both are run on many random inputs, then on a whole model run.
+"""
+
+from __future__ import annotations
+
+import numpy as np
+import pytest
+
+import sim.agencies
+import sim.model
+import sim.placements as P
+from sim import build_config
+from sim.outputs import summarise
+from sim.placements import DOL_HOME, DOL_HOMES, IN_HOUSE, MARKET, NO_PROVIDER, PLACEMENT_TYPES, Capacity
+
+
+# ============================================================================ the oracle
+# The NumPy implementation as it was before the compiled search (same code, as functions of a Capacity).
+def reference_rank(keys, priority):
+    order = np.lexsort((-priority, keys))
+    sorted_keys = keys[order]
+    first = np.searchsorted(sorted_keys, sorted_keys, side="left")
+    rank = np.empty(len(keys), dtype=np.int64)
+    rank[order] = np.arange(len(keys)) - first
+    return rank
+
+
+def reference_settle(cap):
+    cap.in_house = np.maximum(cap.target_in_house, np.minimum(cap.in_house, cap.used_in_house))
+    cap.market = np.maximum(cap.target_market, np.minimum(cap.market, cap.used_market + cap.external))
+
+
+def reference_occupy(cap, ptype, la, provider, sign):
+    limited = ~cap.unlimited[ptype]
+    rows = np.where(provider == DOL_HOME, DOL_HOMES, ptype)
+    for prov, table in ((IN_HOUSE, cap.used_in_house), (MARKET, cap.used_market)):
+        m = limited & ((provider == prov) | ((provider == DOL_HOME) & (prov == MARKET)))
+        if m.any():
+            np.add.at(table, (rows[m], la[m]), sign)
+    if sign < 0:
+        reference_settle(cap)
+
+
+def reference_find(cap, ptype, child_la, priority, *, in_region_only=False, national_only=False, market_ok=None):
+    n = len(child_la)
+    placed = np.zeros(n, bool)
+    la = np.full(n, -1, np.int64)
+    provider = np.full(n, NO_PROVIDER, np.int8)
+    if n == 0:
+        return P.Found(placed, la, provider)
+    if cap.unlimited[ptype]:
+        return P.Found(np.ones(n, bool), child_la.astype(np.int64), np.full(n, MARKET, np.int8))
+    if not national_only:
+        _reference_local(cap, ptype, child_la, priority, placed, la, provider, market_ok)
+    if market_ok is not None:
+        placed |= ~market_ok
+    if not national_only:
+        _reference_pooled(cap, ptype, cap.la_region[child_la], priority, placed, la, provider, by_region=True)
+    if not in_region_only:
+        _reference_pooled(cap, ptype, np.zeros(n, np.int64), priority, placed, la, provider, by_region=False)
+    if market_ok is not None:
+        placed &= la >= 0
+    return P.Found(placed, la, provider)
+
+
+def _reference_local(cap, ptype, child_la, priority, placed, la, provider, market_ok=None):
+    free_in = cap.free_in_house(ptype)
+    free_all = free_in + cap.free_market(ptype)
+    if not free_all.any():
+        return
+    keys = child_la
+    rank = reference_rank(keys, priority)
+    limit = free_all[keys] if market_ok is None else np.where(market_ok, free_all[keys], free_in[keys])
+    ok = rank < limit
+    if not ok.any():
+        return
+    got = np.flatnonzero(ok)
+    own = rank[got] < free_in[keys[got]]
+    placed[got] = True
+    la[got] = child_la[got]
+    provider[got] = np.where(own, IN_HOUSE, MARKET)
+    np.add.at(cap.used_in_house[ptype], child_la[got[own]], 1)
+    np.add.at(cap.used_market[ptype], child_la[got[~own]], 1)
+
+
+def _reference_pooled(cap, ptype, group, priority, placed, la, provider, by_region):
+    todo = np.flatnonzero(~placed)
+    if len(todo) == 0:
+        return
+    free = cap.free_market(ptype)[cap.la_by_region]
+    cum = np.cumsum(free)
+    if cum[-1] == 0:
+        return
+    if by_region:
+        ends = cap.region_end
+        before = np.where(cap.region_start > 0, cum[cap.region_start - 1], 0)
+        total = cum[ends - 1] - before
+    else:
+        before = np.zeros(1, np.int64)
+        total = cum[-1:]
+    keys = group[todo]
+    rank = reference_rank(keys, priority[todo])
+    ok = rank < total[keys]
+    got = todo[ok]
+    if len(got) == 0:
+        return
+    pos = np.searchsorted(cum, before[keys[ok]] + rank[ok], side="right")
+    chosen = cap.la_by_region[pos]
+    placed[got] = True
+    la[got] = chosen
+    provider[got] = MARKET
+    np.add.at(cap.used_market[ptype], chosen, 1)
+
+
+# ============================================================================ random inputs
+TABLES = ("in_house", "market", "external", "used_in_house", "used_market", "target_in_house", "target_market")
+
+
+def random_capacity(rng: np.random.Generator) -> Capacity:
+    """Capacity for a random geography: few or many LAs and regions, many zeros, some over-full places."""
+    n_la = int(rng.integers(1, 40))
+    n_regions = int(rng.integers(1, min(n_la, 9) + 1))
+    la_region = rng.integers(0, n_regions, n_la)
+    la_region[rng.permutation(n_la)[:n_regions]] = np.arange(n_regions)  # every region has an LA
+    cap = Capacity(len(PLACEMENT_TYPES), la_region, n_regions)
+    shape = cap.in_house.shape
+    zeros = rng.random() * 0.9  # share of LAs and types with no places of a kind
+    top = int(rng.choice([1, 3, 10]))
+    for name in ("in_house", "market"):
+        setattr(cap, name, rng.integers(0, top + 1, shape) * (rng.random(shape) > zeros))
+    cap.external = rng.integers(0, 3, shape) * (rng.random(shape) < 0.3)
+    # Used up to a little beyond what exists (an over-full market: free places clip at zero).
+    cap.used_in_house = (rng.random(shape) * (cap.in_house + 1.5)).astype(np.int64)
+    cap.used_market = (rng.random(shape) * (cap.market + 1.5)).astype(np.int64)
+    cap.target_in_house = (rng.random(shape) * (cap.in_house + 1)).astype(np.int64)
+    cap.target_market = (rng.random(shape) * (cap.market + 1)).astype(np.int64)
+    cap.unlimited[rng.random(len(cap.unlimited)) < 0.15] = True
+    return cap
+
+
+def copy_capacity(cap: Capacity) -> Capacity:
+    twin = Capacity(len(cap.unlimited) - 1, cap.la_region.copy(), cap.n_regions)
+    twin.unlimited = cap.unlimited.copy()
+    for name in TABLES:
+        setattr(twin, name, getattr(cap, name).copy())
+    return twin
+
+
+def random_priority(rng: np.random.Generator, n: int) -> np.ndarray:
+    """Distinct, tied (a few values), all equal, or signed zeros."""
+    kind = rng.integers(4)
+    if kind == 0:
+        return rng.random(n)
+    if kind == 1:
+        return rng.choice([0.1, 0.5, 0.5, 0.9], n)
+    if kind == 2:
+        return np.full(n, 0.3)
+    return rng.choice([0.0, -0.0, 1.0], n)
+
+
+def random_request(rng: np.random.Generator, cap: Capacity) -> dict:
+    n = int(rng.choice([0, 1, 2, 5, 20, 100, 400]))
+    few_las = rng.integers(0, cap.n_la, int(rng.integers(1, 4)))  # often many children of a few LAs
+    child_la = rng.choice(few_las, n) if rng.random() < 0.3 else rng.integers(0, cap.n_la, n)
+    kind = rng.integers(4)
+    market_ok = None if kind == 0 else np.ones(n, bool) if kind == 1 else np.zeros(n, bool) if kind == 2 \
+        else rng.random(n) < 0.7
+    flags = [(False, False), (True, False), (False, True), (True, True)][rng.integers(4)]
+    ptype = int(rng.integers(len(cap.unlimited)))
+    return {"ptype": ptype, "child_la": child_la.astype(np.int64), "priority": random_priority(rng, n),
+            "in_region_only": flags[0], "national_only": flags[1], "market_ok": market_ok}
+
+
+def assert_same_tables(cap, ref):
+    for name in TABLES:
+        np.testing.assert_array_equal(getattr(cap, name), getattr(ref, name), err_msg=name)
+
+
+def assert_same(found, expected, cap, ref):
+    """Same search result (values, dtypes) and the same capacity tables afterwards."""
+    for field in ("placed", "la", "provider"):
+        a, b = getattr(found, field), getattr(expected, field)
+        assert a.dtype == b.dtype and a.shape == b.shape, field
+        np.testing.assert_array_equal(a, b, err_msg=field)
+    assert_same_tables(cap, ref)
+
+
+# ============================================================================ tests
+@pytest.mark.parametrize("seed", range(4))
+def test_find_matches_the_reference(seed):
+    """Many random searches, each on a fresh random capacity: same result and same tables."""
+    rng = np.random.default_rng(seed)
+    for _ in range(300):
+        cap = random_capacity(rng)
+        ref = copy_capacity(cap)
+        req = random_request(rng, cap)
+        ptype, child_la, priority = req.pop("ptype"), req.pop("child_la"), req.pop("priority")
+        found = cap.find(ptype, child_la, priority, **req)
+        expected = reference_find(ref, ptype, child_la, priority, **req)
+        assert_same(found, expected, cap, ref)
+
+
+@pytest.mark.parametrize("seed", range(3))
+def test_a_sequence_of_searches_and_moves_matches_the_reference(seed):
+    """Searches, moves out and schedule changes in turn on one capacity, as in a run: the state
+    stays identical throughout (so every search sees what the reference would have seen)."""
+    rng = np.random.default_rng(100 + seed)
+    cap = random_capacity(rng)
+    ref = copy_capacity(cap)
+    held = []  # (ptype, la, provider) of places taken
+    for _ in range(400):
+        action = rng.random()
+        if action < 0.6:
+            req = random_request(rng, cap)
+            ptype, child_la, priority = req.pop("ptype"), req.pop("child_la"), req.pop("priority")
+            found = cap.find(ptype, child_la, priority, **req)
+            expected = reference_find(ref, ptype, child_la, priority, **req)
+            assert_same(found, expected, cap, ref)
+            got = found.placed
+            held.append((np.full(got.sum(), ptype), found.la[got], found.provider[got]))
+        elif action < 0.9 and held:
+            ptype, la, provider = held.pop(int(rng.integers(len(held))))
+            leave = rng.random(len(la)) < 0.5
+            cap.occupy(ptype[leave], la[leave], provider[leave], -1)
+            reference_occupy(ref, ptype[leave], la[leave], provider[leave], -1)
+            assert_same_tables(cap, ref)
+        else:
+            t = int(rng.integers(len(cap.unlimited)))
+            places = [rng.integers(0, 4, cap.n_la) * (rng.random(cap.n_la) < 0.6) for _ in range(3)]
+            cap.set_places(t, *places)
+            ref.set_places(t, *[p.copy() for p in places])
+            cap.settle()
+            reference_settle(ref)
+            assert_same_tables(cap, ref)
+
+
+def test_find_with_other_dtypes_and_nan_priorities():
+    """int32 LAs, float32 priorities, and NaN priorities (which NumPy sorts last)."""
+    rng = np.random.default_rng(7)
+    for _ in range(200):
+        cap = random_capacity(rng)
+        ref = copy_capacity(cap)
+        req = random_request(rng, cap)
+        ptype, child_la, priority = req.pop("ptype"), req.pop("child_la"), req.pop("priority")
+        priority = priority.copy()
+        priority[rng.random(len(priority)) < 0.2] = np.nan
+        child_la = child_la.astype(np.int32)
+        if rng.random() < 0.5:
+            priority = priority.astype(np.float32)
+        found = cap.find(ptype, child_la, priority, **req)
+        expected = reference_find(ref, ptype, child_la, priority, **req)
+        assert_same(found, expected, cap, ref)
+
+
+def test_empty_and_unlimited_searches():
+    cap = Capacity(len(PLACEMENT_TYPES), np.array([0, 0, 1]), 2)
+    cap.unlimited[P.UNREGISTERED] = True
+    empty = cap.find(P.RESIDENTIAL, np.zeros(0, np.int64), np.zeros(0), market_ok=np.zeros(0, bool))
+    assert empty.placed.dtype == bool and empty.la.dtype == np.int64 and empty.provider.dtype == np.int8
+    assert len(empty.placed) == len(empty.la) == len(empty.provider) == 0
+    found = cap.find(P.UNREGISTERED, np.array([2, 0]), np.array([0.5, 0.1]))
+    assert found.placed.all() and found.la.tolist() == [2, 0] and (found.provider == MARKET).all()
+    nothing = cap.find(P.RESIDENTIAL, np.array([2, 0]), np.array([0.5, 0.1]))  # no places at all
+    assert not nothing.placed.any() and (nothing.la == -1).all() and (nothing.provider == NO_PROVIDER).all()
+
+
+def test_find_worked_example():
+    """One LA with 1 in-house and 2 market places, a neighbour in its region with 1 market place, an LA
+    in another region with 1: six children of the first LA compete, the most distressed first."""
+    cap = Capacity(len(PLACEMENT_TYPES), np.array([0, 0, 1]), 2)
+    r = P.RESIDENTIAL
+    cap.set_places(r, np.array([1, 0, 0]), np.array([2, 1, 1]), np.zeros(3, np.int64))
+    priority = np.array([0.2, 0.9, 0.5, 0.9, 0.1, 0.3])
+    market_ok = np.array([True, True, True, False, True, True])
+    found = cap.find(r, np.zeros(6, np.int64), priority, market_ok=market_ok)
+    # Ranked in the LA: 1 (0.9), 3 (0.9, refused by the market), 2, 5, 0, 4.  Rank 0 takes the in-house
+    # place; rank 1 (child 3) may not take a market place and searches no further; rank 2 (child 2) takes
+    # a market place; ranks 3-5 are beyond the LA's 3 places.  The region's free market places are then
+    # the LA's second (left by rank 1) and its neighbour's: children 5 and 0 take them; child 4 takes
+    # the one in the other region.
+    assert found.placed.tolist() == [True, True, True, False, True, True]
+    assert found.la.tolist() == [1, 0, 0, -1, 2, 0]
+    assert found.provider.tolist() == [MARKET, IN_HOUSE, MARKET, NO_PROVIDER, MARKET, MARKET]
+    assert cap.used_in_house[r].tolist() == [1, 0, 0] and cap.used_market[r].tolist() == [2, 1, 1]
+
+
+@pytest.mark.parametrize("seed", range(3))
+def test_rank_within_groups_matches_the_reference(seed):
+    """Integer keys (negative too) and float keys (signed zeros, NaN), priorities with ties and NaN."""
+    rng = np.random.default_rng(200 + seed)
+    for _ in range(300):
+        n = int(rng.choice([0, 1, 3, 17, 64, 300]))
+        keys = rng.integers(-3, int(rng.integers(1, 12)), n)
+        if rng.random() < 0.3:
+            keys = rng.choice([0.0, -0.0, 1.5, np.nan, -2.0], n)
+        priority = random_priority(rng, n)
+        if rng.random() < 0.3:
+            priority = priority.copy()
+            priority[rng.random(n) < 0.2] = np.nan
+        np.testing.assert_array_equal(P.rank_within_groups(keys, priority), reference_rank(keys, priority))
+        assert P.rank_within_groups(keys, priority).dtype == np.int64
+
+
+@pytest.mark.parametrize("seed", range(2))
+def test_occupy_and_settle_match_the_reference(seed):
+    rng = np.random.default_rng(300 + seed)
+    for _ in range(300):
+        cap = random_capacity(rng)
+        ref = copy_capacity(cap)
+        n = int(rng.choice([0, 1, 10, 200]))
+        ptype = rng.integers(0, len(PLACEMENT_TYPES), n)
+        la = rng.integers(0, cap.n_la, n)
+        provider = rng.choice(np.array([IN_HOUSE, MARKET, NO_PROVIDER, DOL_HOME], np.int8), n)
+        sign = int(rng.choice([-1, 1]))
+        if rng.random() < 0.2:
+            ptype = int(rng.integers(len(PLACEMENT_TYPES)))  # one type for all
+        cap.occupy(ptype, la, provider, sign)
+        reference_occupy(ref, ptype, la, provider, sign)
+        assert_same_tables(cap, ref)
+
+
+def _run_state(model) -> dict:
+    ch, cap = model.children, model.capacity
+    return {"summary": summarise(model),
+            **{f"children.{k}": getattr(ch, k).copy() for k in
+               ("placement", "placement_la", "provider", "distress", "moves", "basis", "la")},
+            **{f"capacity.{k}": getattr(cap, k).copy() for k in TABLES}}
+
+
+def test_a_whole_run_is_unchanged(monkeypatch):
+    """A small run with the compiled search gives what the same run gives with the NumPy reference
+    swapped in (searches, bookkeeping, and the agencies' rationing): summary and final state."""
+    overrides = ["population.scale=0.05", "horizon.years=1", "seed=3"]
+    model = sim.model.CarePathwaysModel(build_config(overrides))
+    model.run()
+    compiled = _run_state(model)
+
+    monkeypatch.setattr(Capacity, "find", reference_find)
+    monkeypatch.setattr(Capacity, "occupy", reference_occupy)
+    monkeypatch.setattr(Capacity, "settle", reference_settle)
+    monkeypatch.setattr(sim.agencies, "rank_within_groups", reference_rank)
+    model = sim.model.CarePathwaysModel(build_config(overrides))
+    model.run()
+    reference = _run_state(model)
+
+    assert compiled["summary"] == reference["summary"]
+    for name, value in reference.items():
+        if name != "summary":
+            np.testing.assert_array_equal(compiled[name], value, err_msg=name)
