@@ -10,6 +10,7 @@ from __future__ import annotations
 
 from dataclasses import dataclass
 
+import numba
 import numpy as np
 from scipy.special import ndtri
 
@@ -18,7 +19,7 @@ from sim.placements import (
     CUSTODY, FAMILY, FOSTER_AGENCY, FOSTER_INHOUSE, NO_PROVIDER, PLACEMENT_TYPES, RESIDENTIAL, SECURE,
     SUPPORTED, THERAPEUTIC, TIER4, UNREGISTERED,
 )
-from sim.randomness import Streams
+from sim.randomness import _LOW32, _S32, _TO_UNIT32, Streams, hash_child
 
 WEEKS_PER_YEAR = 52
 # Legal status of a looked-after child.
@@ -285,32 +286,87 @@ def weekly_dynamics(cfg: CarePathwaysConfig, ch: Children, idx: np.ndarray, week
     not meet) raise it; community support lowers it, but less at crisis (learning point 2); past moves
     and restriction leave a lasting scar (learning points 4 and 5).  Harm incidents are likelier with
     distress, and restriction contains them in the short term.
+
+    Per child (``idx``: distinct ids, as ``present_children`` gives them), one compiled loop
+    (``distress_and_harm``) with the arithmetic of the whole-array form, in its order:
+
+    - unmet = need load * (1 - fit of the placement); support = [flexible support] + [CAMHS]
+      (+ ``levers.extra_support``, in units of a package), times the support effect, less the crisis
+      response penalty (times ``levers.crisis_penalty_factor``) at crisis;
+    - distress += reversion * (baseline + unmet + scar - support - distress) + uniform noise with the
+      stated standard deviation (sqrt(12) * sd over a unit interval), clipped to [0, 1];
+    - scar = scar * (1 - decay) + the weekly scar while deprived of liberty;
+    - harm with probability (base + slope * distress^2) * (1 - containment of the placement), times
+      (1 - DoL containment) on a DoL order, from the distress the child started the week with.
+
+    The draws are ``streams.uniform2("distress_and_harm", week, idx)`` (noise, harm).
     """
     dc, s = cfg.distress, cfg.safety
-    d = ch.distress[idx]
-    place = ch.placement[idx]
-    basis = ch.basis[idx]
-    unmet = ch.need_load[idx] * (1.0 - fit[place])
-    support = (ch.support_until[idx] > week).astype(np.float64)
-    support += ch.camhs_until[idx] > week
-    if levers is not None and levers.extra_support is not None:
-        support += levers.extra_support[idx]  # support from an intervention, in units of a package
-    if levers is not None and levers.crisis_penalty_factor is not None:
-        penalty = dc.crisis_response_penalty * levers.crisis_penalty_factor[idx]
-        support *= dc.support_effect * np.where(d >= dc.crisis_threshold, 1.0 - penalty, 1.0)
-    else:
-        support *= np.where(d >= dc.crisis_threshold, dc.support_effect * (1.0 - dc.crisis_response_penalty),
-                            dc.support_effect)
-    scar = ch.scar[idx]
-    target = dc.baseline + unmet + scar - support
-    u_noise, u_harm = streams.uniform2("distress_and_harm", week, idx)
-    # Uniform noise with the stated standard deviation (sqrt(12) * sd over a unit interval).
-    new = d + dc.reversion_per_week * (target - d) + (u_noise - 0.5) * (dc.noise_sd * np.sqrt(12.0))
-    ch.distress[idx] = np.clip(new, 0.0, 1.0)
-    ch.scar[idx] = scar * (1.0 - dc.scar_decay_per_week) + dc.scar_per_week_deprived * (basis != NO_BASIS)
-    # Harm this week, from the distress the child started the week with.
-    p = (s.harm_base_per_week + s.harm_distress_slope * d * d) * (1.0 - containment[place])
-    p[basis == DOL] *= 1.0 - s.dol_containment
-    hit = idx[u_harm < p]
-    ch.harm_incidents[hit] += 1
-    return hit
+    idx = np.asarray(idx)
+    extra = None if levers is None else levers.extra_support
+    factor = None if levers is None else levers.crisis_penalty_factor
+    none = np.empty(0, np.float64)
+    return distress_and_harm(
+        idx, streams.key("distress_and_harm", week), int(week), ch.distress, ch.scar, ch.harm_incidents,
+        ch.need_load, ch.placement, ch.basis, ch.support_until, ch.camhs_until,
+        np.asarray(fit, np.float64), np.asarray(containment, np.float64),
+        extra is not None, none if extra is None else np.asarray(extra, np.float64),
+        factor is not None, none if factor is None else np.asarray(factor, np.float64),
+        float(dc.baseline), float(dc.reversion_per_week), float(dc.noise_sd * np.sqrt(12.0)),
+        float(dc.support_effect), float(dc.support_effect * (1.0 - dc.crisis_response_penalty)),
+        float(dc.crisis_threshold), float(dc.crisis_response_penalty), float(1.0 - dc.scar_decay_per_week),
+        float(dc.scar_per_week_deprived), float(s.harm_base_per_week), float(s.harm_distress_slope),
+        float(1.0 - s.dol_containment), NO_BASIS, DOL)
+
+
+# ==================================================================== the compiled weekly loop
+@numba.njit(cache=True, boundscheck=True)
+def distress_and_harm(idx, key, week, distress, scar, harm_incidents, need_load, placement, basis,
+                      support_until, camhs_until, fit, containment, has_extra, extra_support,
+                      has_penalty, penalty_factor, baseline, reversion, noise_scale, support_effect,
+                      support_effect_at_crisis, crisis_threshold, crisis_penalty, scar_keep,
+                      scar_deprived, harm_base, harm_slope, dol_keep, no_basis, dol):
+    """One week of distress, scar and harm for the children ``idx`` (distinct ids), in place.
+
+    The arithmetic of the whole-array form, operation by operation and in the same order (no
+    fast-math, so no fused multiply-add): the same float64 results bit for bit.  The draws are
+    ``Streams.uniform2`` for ``key``: noise from the hash's high 32 bits, harm from its low 32 bits.
+    Returns the ids harmed, in the order of ``idx``."""
+    hits = np.empty_like(idx)
+    n_hit = 0
+    for i in range(len(idx)):
+        c = idx[i]
+        d = distress[c]
+        place = placement[c]
+        b = basis[c]
+        unmet = need_load[c] * (1.0 - fit[place])
+        support = 1.0 if support_until[c] > week else 0.0
+        support += 1.0 if camhs_until[c] > week else 0.0
+        if has_extra:
+            support += extra_support[c]
+        if has_penalty:
+            support *= support_effect * ((1.0 - crisis_penalty * penalty_factor[c]) if d >= crisis_threshold else 1.0)
+        else:
+            support *= support_effect_at_crisis if d >= crisis_threshold else support_effect
+        s = scar[c]
+        target = baseline + unmet + s - support
+        x = hash_child(key, c)
+        u_noise = np.float64(x >> _S32) * _TO_UNIT32
+        u_harm = np.float64(x & _LOW32) * _TO_UNIT32
+        new = d + reversion * (target - d) + (u_noise - 0.5) * noise_scale
+        # np.clip(new, 0.0, 1.0) as NumPy gives it: NaN and -0.0 kept as they are
+        if new < 0.0:
+            new = 0.0
+        elif new > 1.0:
+            new = 1.0
+        distress[c] = new
+        scar[c] = s * scar_keep + scar_deprived * (1.0 if b != no_basis else 0.0)
+        # Harm, from the distress the child started the week with.
+        p = (harm_base + harm_slope * d * d) * (1.0 - containment[place])
+        if b == dol:
+            p *= dol_keep
+        if u_harm < p:
+            harm_incidents[c] += 1
+            hits[n_hit] = c
+            n_hit += 1
+    return hits[:n_hit].copy()

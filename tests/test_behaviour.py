@@ -60,7 +60,9 @@ def secure_places(n: int) -> list[str]:
 # The secure-queue route to a DoL order on its own: the route for children in homes at the DoL threshold
 # is (nearly) shut by a threshold at the top of the distress scale. With both routes, as calibrated, most
 # applications come from children in homes and secure places move them little (calibration/rise.py).
-QUEUE_ROUTE = ["orders.dol_threshold=1.0"]
+# The LA applies whenever a child has waited (propensity 1) and more children are referred (a lower secure
+# threshold), so the route carries enough applications at a twentieth of England to compare.
+QUEUE_ROUTE = ["orders.dol_threshold=1.0", "++orders.dol_propensity_by_year={2020:1.0}", "pathway.secure_threshold=0.85"]
 
 
 @pytest.fixture(scope="module")

@@ -1,0 +1,255 @@
+"""The compiled per-child kernels give the same numbers, bit for bit, as the whole-array NumPy code
+they replaced: the counter-based draws (``Streams.uniform``/``uniform2``) and a week of distress,
+scar and harm (``weekly_dynamics``).  The references below are plain NumPy copies of the former code.
+"""
+
+from __future__ import annotations
+
+import copy
+import zlib
+from types import SimpleNamespace
+
+import numpy as np
+import pytest
+
+from sim import build_config
+from sim.children import DOL, NO_BASIS, Children, weekly_dynamics
+from sim.model import CarePathwaysModel
+from sim.randomness import Streams, hash_child
+
+GOLDEN = np.uint64(0x9E3779B97F4A7C15)
+M1 = np.uint64(0xBF58476D1CE4E5B9)
+M2 = np.uint64(0x94D049BB133111EB)
+
+
+# ============================================================================ references
+def reference_key(seed: int, n_weeks: int, first_week: int, decision: str, week: int) -> np.uint64:
+    """A decision's key for a week: SeedSequence(seed, spawn_key=(crc32(decision),)), one per week."""
+    seq = np.random.SeedSequence(seed, spawn_key=(zlib.crc32(decision.encode()),))
+    keys = seq.generate_state(n_weeks - first_week + 1, np.uint64)
+    return keys[min(week - first_week, n_weeks - first_week)]
+
+
+def reference_hash(key: np.uint64, children) -> np.ndarray:
+    """SplitMix64's finaliser of child * golden + key, whole arrays in uint64 (wrapping)."""
+    with np.errstate(over="ignore"):
+        x = np.asarray(children, dtype=np.uint64) * GOLDEN
+        x += key
+        x ^= x >> np.uint64(30)
+        x *= M1
+        x ^= x >> np.uint64(27)
+        x *= M2
+        x ^= x >> np.uint64(31)
+    return x
+
+
+def reference_uniform(key, children):
+    return (reference_hash(key, children) >> np.uint64(11)) * 2.0 ** -53
+
+
+def reference_uniform2(key, children):
+    x = reference_hash(key, children)
+    return ((x >> np.uint64(32)).astype(np.float64) * 2.0 ** -32,
+            (x & np.uint64(0xFFFFFFFF)).astype(np.float64) * 2.0 ** -32)
+
+
+def reference_weekly_dynamics(cfg, ch, idx, week, key, fit, containment, levers=None):
+    """``weekly_dynamics`` as whole-array NumPy (the former implementation), drawing from ``key``."""
+    dc, s = cfg.distress, cfg.safety
+    d = ch.distress[idx]
+    place = ch.placement[idx]
+    basis = ch.basis[idx]
+    unmet = ch.need_load[idx] * (1.0 - fit[place])
+    support = (ch.support_until[idx] > week).astype(np.float64)
+    support += ch.camhs_until[idx] > week
+    if levers is not None and levers.extra_support is not None:
+        support += levers.extra_support[idx]
+    if levers is not None and levers.crisis_penalty_factor is not None:
+        penalty = dc.crisis_response_penalty * levers.crisis_penalty_factor[idx]
+        support *= dc.support_effect * np.where(d >= dc.crisis_threshold, 1.0 - penalty, 1.0)
+    else:
+        support *= np.where(d >= dc.crisis_threshold, dc.support_effect * (1.0 - dc.crisis_response_penalty),
+                            dc.support_effect)
+    scar = ch.scar[idx]
+    target = dc.baseline + unmet + scar - support
+    u_noise, u_harm = reference_uniform2(key, idx)
+    new = d + dc.reversion_per_week * (target - d) + (u_noise - 0.5) * (dc.noise_sd * np.sqrt(12.0))
+    ch.distress[idx] = np.clip(new, 0.0, 1.0)
+    ch.scar[idx] = scar * (1.0 - dc.scar_decay_per_week) + dc.scar_per_week_deprived * (basis != NO_BASIS)
+    p = (s.harm_base_per_week + s.harm_distress_slope * d * d) * (1.0 - containment[place])
+    p[basis == DOL] *= 1.0 - s.dol_containment
+    hit = idx[u_harm < p]
+    ch.harm_incidents[hit] += 1
+    return hit
+
+
+def assert_same_bits(got, want):
+    """Same type, dtype, shape and bytes (so 0.0 and -0.0, or two NaNs' payloads, are told apart)."""
+    assert type(got) is type(want)
+    got, want = np.asarray(got), np.asarray(want)
+    assert got.dtype == want.dtype and got.shape == want.shape
+    np.testing.assert_array_equal(np.ascontiguousarray(got).view(np.uint8), np.ascontiguousarray(want).view(np.uint8))
+
+
+# ============================================================================ streams
+def test_hash_is_splitmix64():
+    """Known answers: SplitMix64 seeded 0 gives these first four outputs (the finaliser of k * golden)."""
+    published = [0xE220A8397B1DCDAF, 0x6E789E6AA1B965F4, 0x06C45D188009454F, 0xF88BB8A8724C81EC]
+    assert [int(hash_child(np.uint64(0), k)) for k in (1, 2, 3, 4)] == published
+    assert [int(v) for v in reference_hash(np.uint64(0), [1, 2, 3, 4])] == published
+
+
+def _cases(n_cases: int, seed: int = 20261125):
+    """Random streams, weeks and child ids: ids 0 and 2**40 always, up to 2**40 (and a few huge)."""
+    rng = np.random.default_rng(seed)
+    for case in range(n_cases):
+        run_seed = int(rng.integers(0, 2 ** 63)) if case % 2 else int(rng.integers(0, 1000))
+        n_weeks = int(rng.integers(1, 600))
+        first_week = -int(rng.integers(0, 104)) if case % 3 == 0 else 0
+        week = int(rng.integers(first_week, n_weeks + 10))  # past the end: the last key
+        n = int(rng.choice([0, 1, 5, 100, 1000, 20_000]))
+        ids = rng.integers(0, 2 ** 40 + 1, n)
+        if case % 4 == 0:
+            ids = rng.integers(0, 400_000, n)  # ids the size of a national run's
+        ids = np.concatenate([[0, 2 ** 40], ids, [2 ** 62, 2 ** 63 - 1]]).astype(np.intp)
+        rng.shuffle(ids)
+        yield run_seed, n_weeks, first_week, week, f"decision_{case % 7}", ids
+
+
+def test_streams_equal_the_numpy_splitmix64_on_random_seeds_weeks_and_ids():
+    for run_seed, n_weeks, first_week, week, decision, ids in _cases(120):
+        s = Streams(run_seed, n_weeks, first_week)
+        key = reference_key(run_seed, n_weeks, first_week, decision, week)
+        assert s.key(decision, week) == key
+        assert_same_bits(s.uniform(decision, week, ids), reference_uniform(key, ids))
+        hi, lo = s.uniform2(decision, week, ids)
+        ref_hi, ref_lo = reference_uniform2(key, ids)
+        assert_same_bits(hi, ref_hi)
+        assert_same_bits(lo, ref_lo)
+
+
+@pytest.mark.parametrize("make", [
+    lambda ids: ids,
+    lambda ids: ids[::-3],  # not contiguous
+    lambda ids: ids.astype(np.int32),
+    lambda ids: ids.astype(np.uint64),
+    lambda ids: ids.astype(">i8"),  # not native byte order
+    lambda ids: ids[:12].reshape(3, 4),
+    lambda ids: ids[:12].reshape(3, 4).T,
+    lambda ids: ids.tolist(),
+    lambda ids: ids[:0],
+    lambda ids: [],
+    lambda ids: int(ids[1]),  # a scalar gives a scalar
+    lambda ids: np.array([-1, -2 ** 63, 7]),  # wrapped to uint64, as NumPy converts them
+    lambda ids: np.array([0.0, 3.0, 2.0 ** 40]),
+    lambda ids: ids > 50,
+], ids=["intp", "strided", "int32", "uint64", "big-endian", "2d", "2d-F", "list", "empty", "empty-list",
+        "scalar", "negative", "float", "bool"])
+def test_streams_accept_what_numpy_arithmetic_accepted(make):
+    """Any input the whole-array code took gives the same values, types and shapes."""
+    ids = make(np.array([0, 2 ** 40, 3, 99, 100_000, 7, 12, 5, 250_000, 1, 2, 64, 1000, 17, 3], np.intp))
+    s = Streams(42, 104, -52)
+    for week in (-52, 0, 50, 200):
+        key = reference_key(42, 104, -52, "x", week)
+        assert_same_bits(s.uniform("x", week, ids), reference_uniform(key, ids))
+        for got, want in zip(s.uniform2("x", week, ids), reference_uniform2(key, ids)):
+            assert_same_bits(got, want)
+
+
+# ============================================================================ weekly dynamics
+@pytest.fixture(scope="module")
+def stepped():
+    """A small model ten weeks in (children at crisis, on DoL orders, with support, harmed)."""
+    m = CarePathwaysModel(build_config(["population.scale=0.05", "horizon.years=1", "seed=2"]))
+    for _ in range(10):
+        m.step()
+    return m
+
+
+def _levers(n: int, extra: bool, penalty: bool, seed: int = 0):
+    rng = np.random.default_rng(seed)
+    return SimpleNamespace(
+        extra_support=rng.choice([0.0, 0.5, 1.0, 2.0], n) * (rng.random(n) < 0.3) if extra else None,
+        crisis_penalty_factor=np.where(rng.random(n) < 0.3, rng.random(n), 1.0) if penalty else None)
+
+
+def _compare_weeks(cfg, children: Children, idx, first_week: int, streams: Streams, fit, containment,
+                   levers, weeks: int = 4):
+    """Both implementations on copies of the same state, week after week: identical state and hits."""
+    ours, ref = copy.deepcopy(children), copy.deepcopy(children)
+    n_hits = 0
+    for w in range(first_week, first_week + weeks):
+        hit = weekly_dynamics(cfg, ours, idx, w, streams, fit, containment, levers)
+        key = reference_key(streams.seed, streams.n_weeks + streams.first_week, streams.first_week,
+                            "distress_and_harm", w)
+        want = reference_weekly_dynamics(cfg, ref, idx, w, key, fit, containment, levers)
+        assert_same_bits(hit, want)
+        for name in ("distress", "scar", "harm_incidents"):
+            assert_same_bits(getattr(ours, name), getattr(ref, name))
+        n_hits += len(hit)
+    for name, value in vars(ref).items():  # nothing else touched
+        assert_same_bits(getattr(ours, name), value)
+    return n_hits
+
+
+@pytest.mark.parametrize("extra,penalty", [(False, False), (True, False), (False, True), (True, True)])
+def test_weekly_dynamics_equals_the_numpy_form_on_model_state(stepped, extra, penalty):
+    m = stepped
+    ch, idx, w, cfg = m.children, m.present_children(), m.week, m.cfg
+    d = ch.distress[idx]
+    # The state exercises every branch.
+    assert (d >= cfg.distress.crisis_threshold).any() and (d < cfg.distress.crisis_threshold).any()
+    assert (ch.basis[idx] == DOL).any() and (ch.basis[idx] != NO_BASIS).any()
+    assert (ch.support_until[idx] > w).any() and (ch.camhs_until[idx] > w).any()
+    levers = _levers(ch.n, extra, penalty) if extra or penalty else None
+    n_hits = _compare_weeks(cfg, ch, idx, w, m.streams, m.fit, m.containment, levers)
+    assert n_hits > 0
+    if levers is None:  # the model's own levers (arrays None) are the same as none
+        _compare_weeks(cfg, ch, idx, w, m.streams, m.fit, m.containment, m.levers)
+
+
+def test_weekly_dynamics_on_a_subset_and_unsorted_ids(stepped):
+    m = stepped
+    idx = m.present_children()
+    rng = np.random.default_rng(1)
+    for sub in (idx[::3], rng.permutation(idx)[:500], idx[:0]):
+        _compare_weeks(m.cfg, m.children, sub, m.week, m.streams, m.fit, m.containment,
+                       _levers(m.children.n, True, True, seed=2), weeks=2)
+
+
+@pytest.mark.parametrize("noise_sd", [0.0631635, 0.0, 0.5])
+def test_weekly_dynamics_edge_values(noise_sd):
+    """Distress at and beyond the bounds, -0.0, NaN and infinities; no noise and no reversion (so a
+    new distress of -0.0 arises) and much noise (many clipped): the same bits as np.clip and the
+    array arithmetic."""
+    rng = np.random.default_rng(7)
+    n = 5000
+    ch = Children(n)
+    edges = rng.choice([0.0, -0.0, 1.0, 0.6, 0.5999999999999999, np.nan, np.inf, -np.inf, -0.3, 1.7], n)
+    ch.distress[:] = np.where(rng.random(n) < 0.5, edges, rng.uniform(-0.2, 1.2, n))
+    ch.scar[:] = rng.choice([0.0, -0.0, 0.01, 0.3], n)
+    ch.need_load[:] = rng.choice([0.0, -0.0, 0.2, 0.45], n)
+    ch.placement[:] = rng.integers(0, 10, n)
+    ch.basis[:] = rng.integers(0, 6, n)
+    ch.support_until[:] = rng.integers(-3, 6, n)
+    ch.camhs_until[:] = rng.integers(-3, 6, n)
+    fit = np.array([0.2, 0.4, 0.35, 0.3, 0.8, 0.3, 0.6, 0.5, 0.0, 1.0])
+    containment = np.array([0.0, 0.0, 0.0, 0.1, 0.3, 0.0, 0.6, 0.7, 0.1, 0.6])
+    idx = np.arange(n)
+    for baseline, reversion, scar_per_week in ((0.15, 0.0958732, 0.002), (-0.0, 0.0958732, 0.0),
+                                               (-0.1, 0.0, -0.0)):
+        cfg = SimpleNamespace(
+            distress=SimpleNamespace(baseline=baseline, reversion_per_week=reversion, noise_sd=noise_sd,
+                                     crisis_threshold=0.6, crisis_response_penalty=0.5, support_effect=0.15,
+                                     scar_per_week_deprived=scar_per_week, scar_decay_per_week=0.005),
+            safety=SimpleNamespace(harm_base_per_week=0.002, harm_distress_slope=0.05, dol_containment=0.5))
+        streams = Streams(3, 52)
+        for levers in (None, _levers(n, True, True, seed=3)):
+            with np.errstate(invalid="ignore"):  # inf - inf in the reference
+                _compare_weeks(cfg, ch, idx, 2, streams, fit, containment, levers, weeks=3)
+    # The last setting without noise does produce -0.0 (kept by np.clip, as by the kernel).
+    if noise_sd == 0.0:
+        out = copy.deepcopy(ch)
+        with np.errstate(invalid="ignore"):
+            weekly_dynamics(cfg, out, idx, 2, streams, fit, containment)
+        assert (np.signbit(out.distress) & (out.distress == 0)).any()
