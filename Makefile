@@ -12,7 +12,7 @@ $(STAMP): pyproject.toml
 	touch $(STAMP)
 
 # The main job: the whole scenario library against the baseline, 20 seeds each, on all cores.
-# At national scale (population.scale=1.0) and 10 years this takes hours on 2 cores (see README, Speed),
+# At national scale (population.scale=1.0) and 10 years this takes about 75 minutes on 2 cores (README, Speed),
 # so the quick start runs a tenth of England for 5 years; pass ARGS to change any setting.
 COMPARE_ARGS ?= population.scale=0.1 horizon.years=5
 

@@ -307,9 +307,11 @@ def rise_markdown(split: pd.DataFrame, variants: pd.DataFrame) -> list[str]:
         f"With the capacities held at their 2017 values and the threshold moving as it did, the model's rise would "
         f"have been {fmt(thr + other)} applications instead of {fmt(total)}; with the threshold held at its 2017 "
         f"value and the capacities as published, {fmt(cap + other)}. Places act on the children waiting for a "
-        "secure bed (and, through children's home and other places, on how many reach the secure threshold); "
-        "the threshold decides how many of those waiting become DoL applications. A component's sign says "
-        "which way its schedule pushed the rise; a share above 100% means the others pushed the other way.",
+        "secure bed (one route to a DoL application) and, through children's home and other places, on where "
+        "children live and how distressed they become; the threshold schedule (the legal setting) decides how "
+        "readily local authorities apply on either route, for a child still waiting for a secure bed or for a "
+        "child in a home whose care needs restrictions. A component's sign says which way its schedule pushed "
+        "the rise; a share above 100% means the others pushed the other way.",
         "",
         "DoL applications per financial year in each counterfactual (mean over seeds):",
         "",

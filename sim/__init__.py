@@ -3,5 +3,5 @@
 from sim.api import Results, build_config, metrics, run
 from sim.config import CarePathwaysConfig, ConfigError
 
-__version__ = "0.1.0"
+__version__ = "0.2.0"
 __all__ = ["CarePathwaysConfig", "ConfigError", "Results", "build_config", "metrics", "run", "__version__"]

@@ -44,8 +44,13 @@ class EventLog:
     COLUMNS = ("week", "child", "event", "order_id", "legal_basis", "from_type", "to_type", "placement_la",
                "weekly_cost", "payer", "reason", "agency")
 
+    # Chunks are joined into one every so often: a national run logs some 50,000 chunks of a few rows each,
+    # and twelve small arrays per chunk cost more memory in overhead than their rows.
+    JOIN_EVERY = 1024
+
     def __init__(self):
         self._chunks: list[tuple[np.ndarray, ...]] = []
+        self._joined = 0  # chunks before this index are already joined blocks
 
     def add(self, week: int, child: np.ndarray, event: str, *, order_id=-1, basis=0, from_type=NO_TYPE,
             to_type=NO_TYPE, placement_la=-1, weekly_cost=0.0, payer=-1, reason="", agency=-1) -> None:
@@ -67,6 +72,10 @@ class EventLog:
             col(placement_la, np.int64), col(weekly_cost, np.float64), col(payer, np.int8),
             col(RS[reason] if isinstance(reason, str) else reason, np.int8), col(agency, np.int64),
         ))
+        if len(self._chunks) >= self._joined + self.JOIN_EVERY:
+            recent = self._chunks[self._joined:]
+            self._chunks[self._joined:] = [tuple(np.concatenate(cols) for cols in zip(*recent))]
+            self._joined += 1
 
     def count(self, event: str) -> int:
         code = EV[event]
