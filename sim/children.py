@@ -19,7 +19,7 @@ from sim.placements import (
     CUSTODY, FAMILY, FOSTER_AGENCY, FOSTER_INHOUSE, NO_PROVIDER, PLACEMENT_TYPES, RESIDENTIAL, SECURE,
     SUPPORTED, THERAPEUTIC, TIER4, UNREGISTERED,
 )
-from sim.randomness import _LOW32, _S32, _TO_UNIT32, Streams, hash_child
+from sim.randomness import Streams, halves, hash_child
 
 WEEKS_PER_YEAR = 52
 # Legal status of a looked-after child.
@@ -350,9 +350,7 @@ def distress_and_harm(idx, key, week, distress, scar, harm_incidents, need_load,
             support *= support_effect_at_crisis if d >= crisis_threshold else support_effect
         s = scar[c]
         target = baseline + unmet + s - support
-        x = hash_child(key, c)
-        u_noise = np.float64(x >> _S32) * _TO_UNIT32
-        u_harm = np.float64(x & _LOW32) * _TO_UNIT32
+        u_noise, u_harm = halves(hash_child(key, c))
         new = d + reversion * (target - d) + (u_noise - 0.5) * noise_scale
         # np.clip(new, 0.0, 1.0) as NumPy gives it: NaN and -0.0 kept as they are
         if new < 0.0:

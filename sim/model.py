@@ -42,10 +42,6 @@ FALLBACK = {
 }
 # Planned moves (step-down, discharge) wait for a registered place rather than take an unregistered one.
 PLANNED = {k: tuple(t for t in v if t != UNREGISTERED) for k, v in FALLBACK.items()}
-# A child who can wait where they are (a new entry at home, a placement that has broken down) waits for
-# a registered place (emergency cover: family, friends, the current carer); only a child whom registered
-# children's homes refuse (at the residential step of the fallback chain) goes to an unregistered setting
-# (T2-034, T2-048: about a thousand children a year, staying for months).
 
 
 class CarePathwaysModel(mesa.Model):
@@ -297,9 +293,11 @@ class CarePathwaysModel(mesa.Model):
         """Find places of the wanted types (with fallbacks) and move the children; return who moved.
 
         ``planned`` moves wait for a registered place rather than take an unregistered one; ``exact``
-        ones (an agreed package) take only the type wanted.  With ``may_wait``, children who find no
-        registered place stay where they are with a request that is tried again each week
-        (``funding_agreements``), unless registered homes refused them: those take an unregistered one.
+        ones (an agreed package) take only the type wanted.  With ``may_wait`` (a new entry at home, a
+        placement that has broken down), children who find no registered place stay where they are with a
+        request that is tried again each week (``funding_agreements``), unless registered children's homes
+        refused them at the residential step of the chain: those take an unregistered one (T2-034, T2-048:
+        about a thousand children a year, staying for months).
         """
         ch = self.children
         moved = np.zeros(len(idx), bool)

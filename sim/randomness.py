@@ -63,6 +63,12 @@ def hash_child(key, child):
 
 
 @numba.njit(cache=True)
+def halves(x):
+    """Two U[0, 1) draws from one hash: its high and its low 32 bits."""
+    return np.float64(x >> _S32) * _TO_UNIT32, np.float64(x & _LOW32) * _TO_UNIT32
+
+
+@numba.njit(cache=True)
 def _uniform(key, children):
     out = np.empty(len(children), np.float64)
     for i in range(len(children)):
@@ -75,9 +81,7 @@ def _uniform2(key, children):
     hi = np.empty(len(children), np.float64)
     lo = np.empty(len(children), np.float64)
     for i in range(len(children)):
-        x = hash_child(key, children[i])
-        hi[i] = np.float64(x >> _S32) * _TO_UNIT32
-        lo[i] = np.float64(x & _LOW32) * _TO_UNIT32
+        hi[i], lo[i] = halves(hash_child(key, children[i]))
     return hi, lo
 
 

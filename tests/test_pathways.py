@@ -50,6 +50,13 @@ def in_care_at(m: CarePathwaysModel, ptype: int, n: int, calm: bool = True) -> n
     return idx[:n]
 
 
+def accepted_by_homes(m: CarePathwaysModel, idx: np.ndarray, n: int) -> np.ndarray:
+    """The first n children registered homes would take (a child homes refuse would go unregistered)."""
+    kept = idx[~m.provider_refuses(RESIDENTIAL, idx)][:n]
+    assert len(kept) == n, "too few children registered homes would take"
+    return kept
+
+
 def events(m: CarePathwaysModel, event: str, week: int) -> dict[str, np.ndarray]:
     a = m.events.arrays()
     keep = (a["event"] == EV[event]) & (a["week"] == week)
@@ -59,8 +66,7 @@ def events(m: CarePathwaysModel, event: str, week: int) -> dict[str, np.ndarray]
 def test_a_child_who_can_wait_waits_for_a_registered_place_rather_than_go_unregistered():
     m = model()
     ch = m.children
-    kids = in_care_at(m, FOSTER_INHOUSE, 40)
-    kids = kids[~m.provider_refuses(RESIDENTIAL, kids)][:5]  # (a child homes refuse would go unregistered)
+    kids = accepted_by_homes(m, in_care_at(m, FOSTER_INHOUSE, 40), 5)
     fill(m, *REGISTERED)
     wanted = np.full(len(kids), FOSTER_INHOUSE)
     moved = m.place(kids, wanted, "breakdown", may_wait=True)
@@ -76,8 +82,7 @@ def test_a_child_who_can_wait_waits_for_a_registered_place_rather_than_go_unregi
 def test_a_waiting_child_is_placed_when_a_place_frees_up():
     m = model()
     ch = m.children
-    kids = in_care_at(m, FOSTER_AGENCY, 20)
-    kids = kids[~m.provider_refuses(RESIDENTIAL, kids)][:3]  # (a child homes refuse would go unregistered)
+    kids = accepted_by_homes(m, in_care_at(m, FOSTER_AGENCY, 20), 3)
     fill(m, *REGISTERED)
     m.place(kids, np.full(len(kids), FOSTER_INHOUSE), "breakdown", may_wait=True)
     assert (ch.pending_type[kids] == FOSTER_INHOUSE).all()
@@ -157,7 +162,7 @@ def test_a_new_entry_who_waits_at_home_has_a_first_placement_not_a_move():
     pool = m.present_children()
     pool = pool[(ch.legal[pool] == NOT_LOOKED_AFTER) & (ch.placement[pool] == FAMILY)][:40]
     ch.distress[pool] = 0.1
-    pool = pool[~m.provider_refuses(RESIDENTIAL, pool)][:4]
+    pool = accepted_by_homes(m, pool, 4)
     fill(m, *REGISTERED)
     m.enter_care(pool, "crisis", m.agency_uid("police", pool))
     assert (ch.placement[pool] == FAMILY).all() and (ch.pending_type[pool] >= 0).all()
