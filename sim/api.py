@@ -124,14 +124,11 @@ def to_config(cfg: Any) -> CarePathwaysConfig:
 def run(cfg: CarePathwaysConfig | None = None, *, overrides: Iterable[str] = (), output_dir: str | Path | None = None,
         write: bool = True, keep_model: bool = False) -> Results:
     """Run one configuration; write the four output files into ``output_dir`` when ``write``."""
-    from sim.model import CarePathwaysModel
     from sim.outputs import children_frame, summarise, write_outputs
-    from sim.scenarios import interventions_for
 
     if cfg is None:
         cfg = build_config(overrides)
-    model = CarePathwaysModel(cfg, interventions=interventions_for(cfg))
-    model.run()
+    model = simulate(cfg)
     summary = summarise(model)
     weekly = model.weekly.frame(model.start_date, model.n_weeks)
     children = children_frame(model.children, model.geo.la_names)
@@ -142,6 +139,16 @@ def run(cfg: CarePathwaysConfig | None = None, *, overrides: Iterable[str] = (),
         files = write_outputs(out, summary, {"weekly": weekly, "children": children, "transitions": transitions})
     _release(model)
     return Results(cfg, summary, weekly, children, transitions, files, model if keep_model else None)
+
+
+def simulate(cfg: CarePathwaysConfig):
+    """Build the model for a configuration (with its scenario's interventions) and run it to the end.
+
+    The caller releases it with ``_release`` when done (Mesa 3.3's registry)."""
+    from sim.model import CarePathwaysModel
+    from sim.scenarios import interventions_for
+
+    return CarePathwaysModel(cfg, interventions=interventions_for(cfg)).run()
 
 
 def _release(model) -> None:

@@ -300,23 +300,37 @@ class RunOutput:
 def moves_matrix(transitions: pd.DataFrame) -> pd.DataFrame:
     """Counts of ``move`` events between placement types: rows from, columns to (every type, in order)."""
     index = {t: i for i, t in enumerate(PLACEMENT_TYPES)}
-    counts = np.zeros((len(PLACEMENT_TYPES), len(PLACEMENT_TYPES)), np.int64)
     mv = transitions.loc[transitions["event"] == "move", ["from", "to"]]
     src = mv["from"].map(index)
     dst = mv["to"].map(index)
     ok = src.notna() & dst.notna()
-    np.add.at(counts, (src[ok].astype(np.int64).to_numpy(), dst[ok].astype(np.int64).to_numpy()), 1)
+    return _count_moves(src[ok].astype(np.int64).to_numpy(), dst[ok].astype(np.int64).to_numpy())
+
+
+def _count_moves(src: np.ndarray, dst: np.ndarray) -> pd.DataFrame:
+    n = len(PLACEMENT_TYPES)
+    counts = np.bincount(src * n + dst, minlength=n * n).reshape(n, n).astype(np.int64)
     return pd.DataFrame(counts, index=pd.Index(PLACEMENT_TYPES, name="from"),
                         columns=pd.Index(PLACEMENT_TYPES, name="to"))
 
 
 def run_one(cfg: CarePathwaysConfig, seed: int) -> RunOutput:
-    """One task: the scenario's configuration with this seed, run once, the model released (in ``run``)."""
-    from sim.api import run
+    """One task: the scenario's configuration with this seed, run once, the model released.
+
+    Only what a comparison keeps is built: the summary, the weekly table and the moves matrix, counted
+    straight from the event log (the per-child and per-event tables of ``sim.api.run`` are not needed)."""
+    from sim.api import _release, simulate
+    from sim.outputs import EV, summarise
 
     logging.getLogger("MESA").setLevel(logging.WARNING)  # Mesa logs every step at INFO
-    results = run(dataclasses.replace(cfg, seed=int(seed)), write=False)
-    return RunOutput(results.summary, results.weekly, moves_matrix(results.transitions))
+    model = simulate(dataclasses.replace(cfg, seed=int(seed)))
+    try:
+        events = model.events.arrays()
+        mv = (events["event"] == EV["move"]) & (events["from_type"] >= 0) & (events["to_type"] >= 0)
+        moves = _count_moves(events["from_type"][mv].astype(np.int64), events["to_type"][mv].astype(np.int64))
+        return RunOutput(summarise(model), model.weekly.frame(model.start_date, model.n_weeks), moves)
+    finally:
+        _release(model)
 
 
 # ----------------------------------------------------------------------------- backends

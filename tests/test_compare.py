@@ -91,6 +91,20 @@ def test_paired_interval_against_scipy(small_serial):
     assert (base[["diff_mean", "diff_lo", "diff_hi"]].to_numpy() == 0).all()
 
 
+def test_a_comparison_run_is_the_full_run_less_what_it_does_not_keep():
+    """run_one builds only the summary, the weekly table and the moves matrix (from the event log):
+    each equals what the full ``sim.api.run`` gives for the same configuration and seed."""
+    from sim.api import run
+    from sim.compare import moves_matrix, run_one
+
+    cfg = build_config(SMALL + ["scenario=early_help"])
+    lean, full = run_one(cfg, 3), run(dataclasses.replace(cfg, seed=3), write=False)
+    assert lean.summary == full.summary
+    pd.testing.assert_frame_equal(lean.weekly, full.weekly, check_exact=True)
+    pd.testing.assert_frame_equal(lean.moves, moves_matrix(full.transitions), check_exact=True)
+    assert lean.moves.to_numpy().sum() == (full.transitions["event"] == "move").sum() > 0
+
+
 def test_plan_config_with_a_seed_is_what_build_config_gives():
     """Tasks reuse one validated configuration per scenario with the seed replaced: the same thing."""
     p = plan(SMALL, ["early_help"], 1)
