@@ -355,9 +355,11 @@ def escalate_crises(model, w: int) -> None:
     needs = {name: ch.needs[NEED[name]] for name in ("mental_health", "trauma", "risk_to_others", "exploitation",
                                                      "going_missing")}
     # Who each agency would act on, from one pass over the present children (see _crises).
+    tier4_threshold, secure_threshold = model._thresholds["tier4"], model._thresholds["secure"]
     camhs_noticed, csc_noticed, home_crisis, harmful = _crises(
         model.present_children(), ch.legal, ch.placement, ch.basis, ch.distress, cfg.distress.crisis_threshold,
-        **needs, tier4_threshold=model._thresholds["tier4"], secure_threshold=model._thresholds["secure"],
+        np.min((cfg.distress.crisis_threshold, tier4_threshold.min(), secure_threshold.min())),
+        **needs, tier4_threshold=tier4_threshold, secure_threshold=secure_threshold,
         tier4_referral_week=ch.tier4_referral_week, secure_referral_week=ch.secure_referral_week,
         region=ch.region, la=ch.la, camhs_notice=roster.notice["camhs"], csc_notice=roster.notice[CSC],
         camhs_key=model.streams.key("camhs_notice", w), csc_key=model.streams.key("csc_notice", w))
@@ -706,8 +708,8 @@ def _breakdowns(ic, placement, distress, base, tolerance, slope, key):
 
 
 @numba.njit(cache=True)
-def _crises(act, legal, placement, basis, distress, crisis_threshold, mental_health, trauma, risk_to_others,
-            exploitation, going_missing, tier4_threshold, secure_threshold, tier4_referral_week,
+def _crises(act, legal, placement, basis, distress, crisis_threshold, lowest_threshold, mental_health, trauma,
+            risk_to_others, exploitation, going_missing, tier4_threshold, secure_threshold, tier4_referral_week,
             secure_referral_week, region, la, camhs_notice, csc_notice, camhs_key, csc_key):
     """Whom ``escalate_crises`` acts on, from the state at the start of the mechanism.
 
@@ -716,13 +718,19 @@ def _crises(act, legal, placement, basis, distress, crisis_threshold, mental_hea
     care notices at risk of serious harm (a risk to others, exploitation or going missing; distress at
     the secure threshold; not referred, not on an s25 order); those at crisis in a children's home or an
     unregistered setting with mental-health needs or trauma (therapeutic care).  Of all present children:
-    those at crisis who are a risk to others, outside custody and not on an s25 or MHA basis (arrest)."""
+    those at crisis who are a risk to others, outside custody and not on an s25 or MHA basis (arrest).
+
+    Each needs distress at the crisis threshold or the agency's own: most children, below the lowest of
+    these (``lowest_threshold``), are passed over after reading their distress alone."""
     n = len(act)
     tier4, secure, in_home, harmful = (np.empty(n, np.int64), np.empty(n, np.int64), np.empty(n, np.int64),
                                        np.empty(n, np.int64))
     n_tier4 = n_secure = n_home = n_harmful = 0
     for c in act:
-        d, t, b = distress[c], placement[c], basis[c]
+        d = distress[c]
+        if d < lowest_threshold:
+            continue
+        t, b = placement[c], basis[c]
         if legal[c] != NOT_LOOKED_AFTER and not IS_RESTRICTIVE[t]:
             if (mental_health[c] and d >= tier4_threshold[c] and tier4_referral_week[c] == NEVER
                     and _draw(camhs_key, c) < camhs_notice[region[c]]):
@@ -767,7 +775,7 @@ def _confined(ic, placement, basis, distress, threshold):
     out = np.empty(len(ic), np.int64)
     n = 0
     for c in ic:
-        if IS_HOME[placement[c]] and basis[c] == NO_BASIS and distress[c] >= threshold[c]:
+        if distress[c] >= threshold[c] and IS_HOME[placement[c]] and basis[c] == NO_BASIS:
             out[n] = c
             n += 1
     return out[:n].copy()

@@ -378,7 +378,8 @@ def test_crises_equal_the_numpy_form(stepped):
         harmful = act[ch.has("risk_to_others", act) & (ch.distress[act] >= cfg.distress.crisis_threshold)
                       & (ch.placement[act] != CUSTODY) & (ch.basis[act] != S25) & (ch.basis[act] != MHA)]
 
-        got = ag._crises(act, ch.legal, ch.placement, ch.basis, ch.distress, cfg.distress.crisis_threshold,
+        lowest = np.min((cfg.distress.crisis_threshold, thr["tier4"].min(), thr["secure"].min()))
+        got = ag._crises(act, ch.legal, ch.placement, ch.basis, ch.distress, cfg.distress.crisis_threshold, lowest,
                          *(ch.needs[ag.NEED[k]] for k in ("mental_health", "trauma", "risk_to_others", "exploitation",
                                                           "going_missing")),
                          thr["tier4"], thr["secure"], ch.tier4_referral_week, ch.secure_referral_week, ch.region,
