@@ -14,6 +14,8 @@ module says why); what the agencies then do with those children is whole-array N
 
 from __future__ import annotations
 
+import math
+
 import mesa
 import numba
 import numpy as np
@@ -281,21 +283,25 @@ def edge_of_care(model, w: int) -> None:
     leave the edge as their needs are met."""
     ch, pop, streams = model.children, model.cfg.population, model.streams
     scale, ref = model.edge_hazard_scale
-    pool, exponent, band_scale = _edge_pool(model.present_children(), ch.legal, ch.placement, ch.birth_week,
-                                            ch.distress, w, scale, pop.edge_entry_distress_slope, ref)
-    # The exponential stays in NumPy: its vectorised exp can differ in the last bit from a compiled one.
+    slope = pop.edge_entry_distress_slope
+    may_enter, exponent, band_scale, noticed, leaving = _edge_pool(
+        model.present_children(), ch.legal, ch.placement, ch.birth_week, ch.distress, w, scale, slope, ref,
+        _above_exp(max(slope * (1.0 - ref), slope * (0.0 - ref))), streams.key("edge_entry", w),
+        model.cfg.distress.crisis_threshold, ch.support_until, ch.region, model.roster.notice["education"],
+        streams.key("school_notice", w), pop.return_home_max_distress, streams.key("edge_leave", w),
+        pop.edge_pool_leave_per_year / WEEKS_PER_YEAR)
+    # The hazard's exponential is NumPy's (its vectorised exp can differ in the last bit from a compiled
+    # one), for the children whose draw could fall below the hazard.
     p = np.minimum(band_scale * np.exp(exponent), 1.0)
+    enter = may_enter[streams.uniform("edge_entry", w, may_enter) < p]
     # Schools notice distress at the edge of care; a flexible education service may offer support
     # (within its weekly capacity), which lowers distress and so later entries.
-    enter, noticed = _edge_crises(pool, p, streams.key("edge_entry", w), ch.distress, ch.support_until, w,
-                                  model.cfg.distress.crisis_threshold, ch.region, model.roster.notice["education"],
-                                  streams.key("school_notice", w))
+    noticed = noticed[~np.isin(noticed, enter, kind="sort")] if len(enter) and len(noticed) else noticed
     _offer_support(model, "education", noticed, "school_offer", "support_until")
     noticed_by_police = ch.has("going_missing", enter) | ch.has("risk_to_others", enter)
     agency = np.where(noticed_by_police, model.agency_uid("police", enter), model.agency_uid("education", enter))
     model.enter_care(enter, "crisis", agency)
-    leave = _edge_leavers(pool, ch.legal, ch.distress, pop.return_home_max_distress, streams.key("edge_leave", w),
-                          pop.edge_pool_leave_per_year / WEEKS_PER_YEAR)
+    leave = leaving[ch.legal[leaving] == NOT_LOOKED_AFTER]  # not just taken into care
     model.events.add(w, leave, "leaves_edge_of_care", from_type=FAMILY, reason="needs_met",
                      agency=model.agency_uid(CSC, leave))
     model.depart(leave, EXIT_NEEDS_MET)
@@ -639,54 +645,46 @@ def _pathway_types(idx, distress, threshold, birth_week, week, key, supported_sh
     return out
 
 
+def _above_exp(z: float) -> float:
+    """A number above exp(z) as libm or NumPy computes it (they may differ by an ulp or two)."""
+    return math.exp(z) * (1.0 + 1e-9) if z < 700.0 else math.inf
+
+
 @numba.njit(cache=True)
-def _edge_pool(act, legal, placement, birth_week, distress, week, band_scale, slope, ref):
-    """The edge-of-care pool (present, not looked after, living with family) and, per child, the
-    exponent and age band's scale of the entry hazard (scale * exp(slope * (distress - ref)))."""
-    pool = np.empty(len(act), np.int64)
-    exponent = np.empty(len(act), np.float64)
-    scale = np.empty(len(act), np.float64)
-    n = 0
+def _edge_pool(act, legal, placement, birth_week, distress, week, band_scale, slope, ref, exp_top, entry_key,
+               crisis_threshold, support_until, region, notice, notice_key, max_distress, leave_key, p_leave):
+    """Of the edge-of-care pool (present, not looked after, living with family), who may enter care, who
+    the school notices at crisis, and who may leave the pool this week.
+
+    Entry: the weekly hazard is min(scale of the age band * exp(slope * (distress - ref)), 1), with NumPy's
+    exp (not libm's).  A child whose draw is below the band's scale times ``exp_top`` (above the exp of
+    any distress in [0, 1]) may enter: returned with the exponent and scale, for the hazard to be computed
+    as before; the draw of every other child (most) is above its hazard.  Noticed: distress at the crisis
+    threshold, no support, and a draw below the region's notice probability.  Leaving: distress below
+    ``max_distress`` and a draw below ``p_leave``.  Children who then enter care are neither noticed nor
+    leave the pool: the caller removes them."""
+    n = len(act)
+    may_enter, exponent, scale = np.empty(n, np.int64), np.empty(n, np.float64), np.empty(n, np.float64)
+    noticed, leaving = np.empty(n, np.int64), np.empty(n, np.int64)
+    n_enter = n_noticed = n_leaving = 0
     for c in act:
-        if legal[c] == NOT_LOOKED_AFTER and placement[c] == FAMILY:
-            pool[n] = c
-            exponent[n] = slope * (distress[c] - ref)
-            scale[n] = band_scale[1 if (week - birth_week[c]) // WEEKS_PER_YEAR >= 16 else 0]
-            n += 1
-    return pool[:n].copy(), exponent[:n].copy(), scale[:n].copy()
-
-
-@numba.njit(cache=True)
-def _edge_crises(pool, p_enter, enter_key, distress, support_until, week, crisis_threshold, region, notice,
-                 notice_key):
-    """Of the pool: who enters care (draw below ``p_enter``), and who, not entering, is at crisis without
-    support and noticed by the school (draw below the region's notice probability)."""
-    enter = np.empty(len(pool), np.int64)
-    noticed = np.empty(len(pool), np.int64)
-    n_enter = n_noticed = 0
-    for i in range(len(pool)):
-        c = pool[i]
-        if _draw(enter_key, c) < p_enter[i]:
-            enter[n_enter] = c
+        if legal[c] != NOT_LOOKED_AFTER or placement[c] != FAMILY:
+            continue
+        d = distress[c]
+        band = band_scale[1 if (week - birth_week[c]) // WEEKS_PER_YEAR >= 16 else 0]
+        if not (0.0 <= d <= 1.0) or _draw(entry_key, c) < band * exp_top:
+            may_enter[n_enter] = c
+            exponent[n_enter] = slope * (d - ref)
+            scale[n_enter] = band
             n_enter += 1
-        elif (distress[c] >= crisis_threshold and support_until[c] <= week
-              and _draw(notice_key, c) < notice[region[c]]):
+        if d >= crisis_threshold and support_until[c] <= week and _draw(notice_key, c) < notice[region[c]]:
             noticed[n_noticed] = c
             n_noticed += 1
-    return enter[:n_enter].copy(), noticed[:n_noticed].copy()
-
-
-@numba.njit(cache=True)
-def _edge_leavers(pool, legal, distress, max_distress, key, p_leave):
-    """Of the pool, children still not looked after whose distress is below ``max_distress`` and whose
-    draw is below ``p_leave``: they leave the edge of care."""
-    leave = np.empty(len(pool), np.int64)
-    n = 0
-    for c in pool:
-        if legal[c] == NOT_LOOKED_AFTER and distress[c] < max_distress and _draw(key, c) < p_leave:
-            leave[n] = c
-            n += 1
-    return leave[:n].copy()
+        if d < max_distress and _draw(leave_key, c) < p_leave:
+            leaving[n_leaving] = c
+            n_leaving += 1
+    return (may_enter[:n_enter].copy(), exponent[:n_enter].copy(), scale[:n_enter].copy(),
+            noticed[:n_noticed].copy(), leaving[:n_leaving].copy())
 
 
 @numba.njit(cache=True)

@@ -302,39 +302,44 @@ def test_pathway_types_equal_the_numpy_form(stepped):
 
 
 def test_edge_of_care_selection_equals_the_numpy_form(stepped):
+    """Entries (with the bound on the hazard, and with none: every child's hazard computed), children
+    noticed at crisis and children leaving the pool."""
     m = stepped
     ch, pop, cfg = m.children, m.cfg.population, m.cfg
     act = m.present_children()
     scale, ref = m.edge_hazard_scale
-    counts = np.zeros(3, int)
+    slope = pop.edge_entry_distress_slope
+    counts = np.zeros(4, int)
     for w, _ in _selection_cases(m):
         for scale_factor in (1.0, 40.0):  # more entries, some hazards capped at 1
             band = scale * scale_factor
             pool = act[ch.legal[act] == NOT_LOOKED_AFTER]
             pool = pool[ch.placement[pool] == FAMILY]
             band_scale = band[(ch.age_years(pool, w) >= 16).astype(np.int64)]
-            p = np.minimum(band_scale * np.exp(pop.edge_entry_distress_slope * (ch.distress[pool] - ref)), 1.0)
+            p = np.minimum(band_scale * np.exp(slope * (ch.distress[pool] - ref)), 1.0)
             enter = pool[m.streams.uniform("edge_entry", w, pool) < p]
             crisis = pool[(ch.distress[pool] >= cfg.distress.crisis_threshold) & (ch.support_until[pool] <= w)]
             noticed = crisis[m.streams.uniform("school_notice", w, crisis)
                              < m.roster.notice["education"][ch.region[crisis]]]
-            noticed = noticed[~np.isin(noticed, enter)]
             calm = pool[ch.distress[pool] < pop.return_home_max_distress]
-            leave = calm[m.streams.uniform("edge_leave", w, calm) < pop.edge_pool_leave_per_year / WEEKS_PER_YEAR]
+            leaving = calm[m.streams.uniform("edge_leave", w, calm) < pop.edge_pool_leave_per_year / WEEKS_PER_YEAR]
 
-            got_pool, exponent, got_band = ag._edge_pool(act, ch.legal, ch.placement, ch.birth_week, ch.distress, w,
-                                                         band, pop.edge_entry_distress_slope, ref)
-            _same_ids(got_pool, pool)
-            assert_same_bits(np.minimum(got_band * np.exp(exponent), 1.0), p)
-            got_enter, got_noticed = ag._edge_crises(got_pool, p, m.streams.key("edge_entry", w), ch.distress,
-                                                     ch.support_until, w, cfg.distress.crisis_threshold, ch.region,
-                                                     m.roster.notice["education"], m.streams.key("school_notice", w))
-            _same_ids(got_enter, enter)
-            _same_ids(got_noticed, noticed)
-            _same_ids(ag._edge_leavers(got_pool, ch.legal, ch.distress, pop.return_home_max_distress,
-                                       m.streams.key("edge_leave", w), pop.edge_pool_leave_per_year / WEEKS_PER_YEAR),
-                      leave)
-            counts += [len(enter), len(noticed), len(leave)]
+            for exp_top in (ag._above_exp(max(slope * (1.0 - ref), slope * (0.0 - ref))), np.inf):
+                may_enter, exponent, got_band, got_noticed, got_leaving = ag._edge_pool(
+                    act, ch.legal, ch.placement, ch.birth_week, ch.distress, w, band, slope, ref, exp_top,
+                    m.streams.key("edge_entry", w), cfg.distress.crisis_threshold, ch.support_until, ch.region,
+                    m.roster.notice["education"], m.streams.key("school_notice", w), pop.return_home_max_distress,
+                    m.streams.key("edge_leave", w), pop.edge_pool_leave_per_year / WEEKS_PER_YEAR)
+                if exp_top == np.inf:
+                    _same_ids(may_enter, pool)
+                    assert_same_bits(np.minimum(got_band * np.exp(exponent), 1.0), p)
+                else:
+                    counts[3] += len(pool) - len(may_enter)  # passed over without their hazard
+                got_p = np.minimum(got_band * np.exp(exponent), 1.0)
+                _same_ids(may_enter[m.streams.uniform("edge_entry", w, may_enter) < got_p], enter)
+                _same_ids(got_noticed, noticed)
+                _same_ids(got_leaving, leaving)
+            counts[:3] += [len(enter), len(noticed[~np.isin(noticed, enter)]), len(leaving)]
     assert (counts > 0).all()
 
 
