@@ -609,8 +609,9 @@ def returns_home(model, w: int) -> None:
 # the present or looked-after ids that returns the candidates in the order of those ids, as the
 # NumPy masks did; what a mechanism then does with them stays in NumPy.  The arithmetic and
 # comparisons are those of the NumPy form, in its order (no fast-math), so results are the same bit
-# for bit; a draw is ``Streams.uniform``'s for the same key and child (``_draw``), made only for the
-# children the NumPy form drew for.  Exponentials stay in NumPy (its vectorised exp is not libm's).
+# for bit; a draw is ``Streams.uniform``'s for the same key and child (``_draw``), which depends on
+# nothing else (so a draw the NumPy form did not make changes nothing).  Exponentials stay in NumPy:
+# its vectorised exp differs from libm's in the last bit for some arguments.
 _TO_UNIT = 2.0 ** -53  # a 53-bit integer to [0, 1)
 _S11 = np.uint64(11)
 _EVERY_TYPE = np.arange(len(PLACEMENT_TYPES))
