@@ -7,11 +7,17 @@ at once: the per-agent attributes are gathered into arrays (``Roster``) and inde
 LA or region.  Lower risk tolerance lowers the distress at which an agency escalates; lower flexibility
 means fewer tailored responses (support that holds a placement, specialist care) and more
 pathway-bound ones (a move up the ladder).
+
+Whom each weekly mechanism acts on is selected by one compiled loop over the children (the end of this
+module says why); what the agencies then do with those children is whole-array NumPy.
 """
 
 from __future__ import annotations
 
+import math
+
 import mesa
+import numba
 import numpy as np
 
 from sim.config import AgencyType, CarePathwaysConfig
@@ -213,13 +219,14 @@ class Roster:
 # ============================================================================ weekly mechanisms
 # Each acts on all children at once; the deciding agency is the one responsible for the child.
 from sim.children import (  # noqa: E402
-    DOL, EXIT_NEEDS_MET, NEVER, MHA, NO_BASIS, NOT_LOOKED_AFTER, REMAND, S25, WEEKS_PER_YEAR,
+    DOL, EXIT_NEEDS_MET, MHA, NEED, NEVER, NO_BASIS, NOT_LOOKED_AFTER, REMAND, S25, WEEKS_PER_YEAR,
 )
 from sim.config import schedule_value  # noqa: E402
 from sim.placements import (  # noqa: E402
-    CUSTODY, FAMILY, FOSTER_AGENCY, FOSTER_INHOUSE, MARKET, RESIDENTIAL, SECURE, SUPPORTED, THERAPEUTIC, TIER4,
-    UNREGISTERED, of_type,
+    CUSTODY, FAMILY, FOSTER_AGENCY, FOSTER_INHOUSE, MARKET, PLACEMENT_TYPES, RESIDENTIAL, SECURE, SUPPORTED,
+    THERAPEUTIC, TIER4, UNREGISTERED, of_type,
 )
+from sim.randomness import hash_child  # noqa: E402
 
 CSC = "childrens_social_care"
 PAYER_INDEX = {"local_authority": 0, "nhs": 1, "justice": 2, "education": 3}
@@ -245,12 +252,8 @@ def pathway_placement(model, idx: np.ndarray, w: int) -> np.ndarray:
     above it: a registered children's home.  The threshold is lower where the LA tolerates less risk.
     """
     ch = model.children
-    high = ch.distress[idx] >= model.child_threshold("residential", idx)
-    old_enough = ch.age_years(idx, w) >= 16
-    u = model.streams.uniform("pathway", w, idx)
-    foster = np.where(u < 0.5, FOSTER_INHOUSE, FOSTER_AGENCY)
-    low = np.where(old_enough & (u < model.cfg.pathway.supported_accommodation_share), SUPPORTED, foster)
-    return np.where(high, RESIDENTIAL, low).astype(np.int64)
+    return _pathway_types(idx, ch.distress, model._thresholds["residential"], ch.birth_week, w,
+                          model.streams.key("pathway", w), model.cfg.pathway.supported_accommodation_share)
 
 
 def edge_hazard_scale(model) -> tuple[np.ndarray, float]:
@@ -278,27 +281,27 @@ def edge_hazard_scale(model) -> tuple[np.ndarray, float]:
 def edge_of_care(model, w: int) -> None:
     """Children on the edge of care: crises noticed by police or school bring some into care; others
     leave the edge as their needs are met."""
-    ch, pop = model.children, model.cfg.population
-    act = model.present_children()
-    pool = act[ch.legal[act] == NOT_LOOKED_AFTER]
-    pool = pool[ch.placement[pool] == FAMILY]
+    ch, pop, streams = model.children, model.cfg.population, model.streams
     scale, ref = model.edge_hazard_scale
-    band_scale = scale[(ch.age_years(pool, w) >= 16).astype(np.int64)]
-    p = np.minimum(band_scale * np.exp(pop.edge_entry_distress_slope * (ch.distress[pool] - ref)), 1.0)
-    enter = pool[model.streams.uniform("edge_entry", w, pool) < p]
+    slope = pop.edge_entry_distress_slope
+    may_enter, exponent, band_scale, noticed, leaving = _edge_pool(
+        model.present_children(), ch.legal, ch.placement, ch.birth_week, ch.distress, w, scale, slope, ref,
+        _above_exp(max(slope * (1.0 - ref), slope * (0.0 - ref))), streams.key("edge_entry", w),
+        model.cfg.distress.crisis_threshold, ch.support_until, ch.region, model.roster.notice["education"],
+        streams.key("school_notice", w), pop.return_home_max_distress, streams.key("edge_leave", w),
+        pop.edge_pool_leave_per_year / WEEKS_PER_YEAR)
+    # The hazard's exponential is NumPy's (its vectorised exp can differ in the last bit from a compiled
+    # one), for the children whose draw could fall below the hazard.
+    p = np.minimum(band_scale * np.exp(exponent), 1.0)
+    enter = may_enter[streams.uniform("edge_entry", w, may_enter) < p]
     # Schools notice distress at the edge of care; a flexible education service may offer support
     # (within its weekly capacity), which lowers distress and so later entries.
-    crisis = pool[(ch.distress[pool] >= model.cfg.distress.crisis_threshold) & (ch.support_until[pool] <= w)]
-    noticed = crisis[model.streams.uniform("school_notice", w, crisis)
-                     < model.roster.notice["education"][ch.region[crisis]]]
-    noticed = noticed[~np.isin(noticed, enter)] if len(enter) and len(noticed) else noticed
+    noticed = noticed[~np.isin(noticed, enter, kind="sort")] if len(enter) and len(noticed) else noticed
     _offer_support(model, "education", noticed, "school_offer", "support_until")
     noticed_by_police = ch.has("going_missing", enter) | ch.has("risk_to_others", enter)
     agency = np.where(noticed_by_police, model.agency_uid("police", enter), model.agency_uid("education", enter))
     model.enter_care(enter, "crisis", agency)
-    rest = pool[ch.legal[pool] == NOT_LOOKED_AFTER]
-    calm = rest[ch.distress[rest] < pop.return_home_max_distress]
-    leave = calm[model.streams.uniform("edge_leave", w, calm) < pop.edge_pool_leave_per_year / WEEKS_PER_YEAR]
+    leave = leaving[ch.legal[leaving] == NOT_LOOKED_AFTER]  # not just taken into care
     model.events.add(w, leave, "leaves_edge_of_care", from_type=FAMILY, reason="needs_met",
                      agency=model.agency_uid(CSC, leave))
     model.depart(leave, EXIT_NEEDS_MET)
@@ -341,14 +344,10 @@ SUPPORT_TALLY = {CSC: "flexible_support_packages", "camhs": "camhs_support_packa
 def placement_breakdowns(model, w: int) -> None:
     """Placements break down more often as distress outgrows what a placement can hold.  A flexible LA
     may hold the placement with community support; otherwise the child moves on the pathway."""
-    ch, b = model.children, model.cfg.breakdown
-    ic = model.in_care_children()
-    ptype = ch.placement[ic]
-    base = model.breakdown_base[ptype]
-    at_risk = base > 0
-    ic, ptype, base = ic[at_risk], ptype[at_risk], base[at_risk]
-    p = base + b.distress_slope * np.maximum(ch.distress[ic] - model.breakdown_tolerance[ptype], 0.0)
-    broke = ic[model.streams.uniform("breakdown", w, ic) < p]
+    ch = model.children
+    broke = _breakdowns(model.in_care_children(), ch.placement, ch.distress, model.breakdown_base,
+                        model.breakdown_tolerance, model.cfg.breakdown.distress_slope,
+                        model.streams.key("breakdown", w))
     held = _offer_support(model, CSC, broke, "hold_placement", "support_until")
     moving = broke[~held]
     model.place(moving, pathway_placement(model, moving, w), "breakdown", may_wait=True)
@@ -359,17 +358,21 @@ def escalate_crises(model, w: int) -> None:
     social care offers support or refers for a secure bed, or seeks specialist therapeutic care; police
     arrest children who harm others and youth justice may remand them."""
     ch, cfg, roster = model.children, model.cfg, model.roster
-    act = model.present_children()
-    ic = act[ch.legal[act] != NOT_LOOKED_AFTER]
-    ic = ic[~of_type(ch.placement[ic], *RESTRICTIVE)]
-    d = ch.distress[ic]
+    needs = {name: ch.needs[NEED[name]] for name in ("mental_health", "trauma", "risk_to_others", "exploitation",
+                                                     "going_missing")}
+    # Who each agency would act on, from one pass over the present children (see _crises).
+    tier4_threshold, secure_threshold = model._thresholds["tier4"], model._thresholds["secure"]
+    camhs_noticed, csc_noticed, home_crisis, harmful = _crises(
+        model.present_children(), ch.legal, ch.placement, ch.basis, ch.distress, cfg.distress.crisis_threshold,
+        np.min((cfg.distress.crisis_threshold, tier4_threshold.min(), secure_threshold.min())),
+        **needs, tier4_threshold=tier4_threshold, secure_threshold=secure_threshold,
+        tier4_referral_week=ch.tier4_referral_week, secure_referral_week=ch.secure_referral_week,
+        region=ch.region, la=ch.la, camhs_notice=roster.notice["camhs"], csc_notice=roster.notice[CSC],
+        camhs_key=model.streams.key("camhs_notice", w), csc_key=model.streams.key("csc_notice", w))
 
     # Tier 4: mental-health crises, judged by CAMHS against its own risk tolerance.
-    t4_thr = model.child_threshold("tier4", ic)
-    cand = ic[ch.has("mental_health", ic) & (d >= t4_thr) & (ch.tier4_referral_week[ic] == NEVER)]
-    noticed = cand[model.streams.uniform("camhs_notice", w, cand) < roster.notice["camhs"][ch.region[cand]]]
-    supported = _offer_support(model, "camhs", noticed, "camhs_offer", "camhs_until")
-    refer = noticed[~supported]
+    supported = _offer_support(model, "camhs", camhs_noticed, "camhs_offer", "camhs_until")
+    refer = camhs_noticed[~supported]
     if model.levers.tier4_alternative > 0 and len(refer):
         # Community therapeutic provision with integrated mental-health teams, instead of Tier 4.
         redirect = (model.streams.uniform("tier4_alternative", w, refer) < model.levers.tier4_alternative) & (
@@ -382,22 +385,16 @@ def escalate_crises(model, w: int) -> None:
     model.tally.add("tier4_referrals", len(refer))
 
     # Secure welfare bed: risk of serious harm (to others, from exploitation, from going missing).
-    sec_thr = model.child_threshold("secure", ic)
-    risky = ch.has("risk_to_others", ic) | ch.has("exploitation", ic) | ch.has("going_missing", ic)
-    cand = ic[risky & (d >= sec_thr) & (ch.secure_referral_week[ic] == NEVER) & (ch.basis[ic] != S25)]
-    noticed = cand[model.streams.uniform("csc_notice", w, cand) < roster.notice[CSC][ch.la[cand]]]
-    supported = _offer_support(model, CSC, noticed, "crisis_support", "support_until")
-    refer = noticed[~supported]
+    supported = _offer_support(model, CSC, csc_noticed, "crisis_support", "support_until")
+    refer = csc_noticed[~supported]
     ch.secure_referral_week[refer] = w
     model.events.add(w, refer, "secure_referral", basis=ch.basis[refer], from_type=ch.placement[refer],
                      to_type=SECURE, reason="crisis", agency=model.agency_uid(CSC, refer))
     model.tally.add("secure_referrals", len(refer))
 
-    # Specialist therapeutic care: a tailored response a flexible LA seeks for a child in crisis in a home.
-    in_home = ic[of_type(ch.placement[ic], RESIDENTIAL, UNREGISTERED)]
-    needs = ch.has("mental_health", in_home) | ch.has("trauma", in_home)
-    cand = in_home[needs & (ch.distress[in_home] >= cfg.distress.crisis_threshold) & (ch.pending_type[in_home] < 0)
-                   & (ch.secure_referral_week[in_home] == NEVER)]
+    # Specialist therapeutic care: a tailored response a flexible LA seeks for a child in crisis in a home
+    # (not one with a request or a secure referral, the ones just made included).
+    cand = home_crisis[(ch.pending_type[home_crisis] < 0) & (ch.secure_referral_week[home_crisis] == NEVER)]
     flex = roster.effective_flexibility(CSC)[ch.la[cand]]
     if model.levers.flexibility_boost is not None:
         flex = np.minimum(flex + model.levers.flexibility_boost[cand], 1.0)
@@ -406,8 +403,6 @@ def escalate_crises(model, w: int) -> None:
     request_package(model, seek, THERAPEUTIC)
 
     # Police and youth justice: arrest at crisis, then remand to custody or not.
-    harmful = act[ch.has("risk_to_others", act) & (ch.distress[act] >= cfg.distress.crisis_threshold)
-                  & (ch.placement[act] != CUSTODY) & (ch.basis[act] != S25) & (ch.basis[act] != MHA)]
     p_arrest = (cfg.youth_justice.arrest_per_week_at_crisis * 2 * (1 - roster.risk_tolerance["police"][ch.region[harmful]])
                 * roster.notice["police"][ch.region[harmful]])
     arrested = harmful[model.streams.uniform("arrest", w, harmful) < p_arrest]
@@ -447,15 +442,12 @@ def request_package(model, idx: np.ndarray, ptype: int) -> None:
 def tier4_admissions(model, w: int) -> None:
     """Referred children are admitted when a Tier 4 bed is free: in region first, then anywhere."""
     ch, cfg = model.children, model.cfg
-    act = model.present_children()
-    waiting = act[(ch.tier4_referral_week[act] != NEVER) & (ch.placement[act] != TIER4)]
-    thr = model.child_threshold("tier4", waiting)
-    withdrawn = waiting[ch.distress[waiting] < thr - cfg.pathway.step_down_margin]
+    withdrawn, waiting = _referral_queue(model.present_children(), ch.tier4_referral_week, ch.placement, TIER4,
+                                         ch.distress, model._thresholds["tier4"], cfg.pathway.step_down_margin,
+                                         IS_RESTRICTIVE)
     ch.tier4_referral_week[withdrawn] = NEVER
     model.events.add(w, withdrawn, "withdrawal", to_type=TIER4, reason="distress_fell",
                      agency=model.agency_uid("camhs", withdrawn))
-    waiting = waiting[ch.tier4_referral_week[waiting] != NEVER]
-    waiting = waiting[~of_type(ch.placement[waiting], *RESTRICTIVE)]
     found = model.capacity.find(TIER4, ch.la[waiting], ch.distress[waiting])
     got = waiting[found.placed]
     model.tally.add("waiting_tier4", len(waiting) - len(got))
@@ -489,15 +481,12 @@ def allocate_secure_beds(model, w: int) -> None:
 
     ch, cfg = model.children, model.cfg
     sw, o = cfg.secure_welfare, cfg.orders
-    act = model.present_children()
-    queue = act[(ch.secure_referral_week[act] != NEVER) & (ch.placement[act] != SECURE)]
-    thr = model.child_threshold("secure", queue)
-    withdrawn = queue[ch.distress[queue] < thr - cfg.pathway.step_down_margin]
+    withdrawn, waiting = _referral_queue(model.present_children(), ch.secure_referral_week, ch.placement, SECURE,
+                                         ch.distress, model._thresholds["secure"], cfg.pathway.step_down_margin,
+                                         IN_TIER4_OR_CUSTODY)
     ch.secure_referral_week[withdrawn] = NEVER
     model.events.add(w, withdrawn, "withdrawal", to_type=SECURE, reason="distress_fell",
                      agency=model.agency_uid(CSC, withdrawn))
-    waiting = queue[ch.secure_referral_week[queue] != NEVER]
-    waiting = waiting[~of_type(ch.placement[waiting], TIER4, CUSTODY)]
     swcu = model.roster.uid["secure_welfare_unit"][0]
 
     free = int(model.capacity.free_market(SECURE).sum())
@@ -534,9 +523,7 @@ def allocate_secure_beds(model, w: int) -> None:
     # Not offered a secure bed in time, or restrictions needed where the child lives: a DoL application.
     long_wait = waiting[(w - ch.secure_referral_week[waiting] >= sw.weeks_before_dol_application)
                         & (ch.basis[waiting] == NO_BASIS)]
-    ic = model.in_care_children()
-    in_home = ic[of_type(ch.placement[ic], RESIDENTIAL, THERAPEUTIC, UNREGISTERED) & (ch.basis[ic] == NO_BASIS)]
-    confined = in_home[ch.distress[in_home] >= model.child_threshold("dol", in_home)]
+    confined = _confined(model.in_care_children(), ch.placement, ch.basis, ch.distress, model._thresholds["dol"])
     cand = np.union1d(long_wait, confined)
     refused_recently = (ch.dol_refused_week[cand] != NEVER) & (w - ch.dol_refused_week[cand] < o.dol_review_weeks)
     cand = cand[~refused_recently]
@@ -568,8 +555,7 @@ def funding_agreements(model, w: int) -> None:
     agreed type is free; children waiting for a foster home or supported accommodation take one as soon
     as one (or, failing that, a children's home) is free."""
     ch = model.children
-    act = model.present_children()
-    pend = act[ch.pending_type[act] >= 0]
+    pend = _requesting(model.present_children(), ch.pending_type)
     if len(pend) == 0:
         return
     # A package no longer needed is cancelled (a child waiting for a foster home still needs one).
@@ -596,15 +582,10 @@ def step_down(model, w: int) -> None:
     to a less restrictive place; children in unregistered settings move to a registered home when one
     is free."""
     ch, pw = model.children, model.cfg.pathway
-    ic = model.in_care_children()
-    thr = model.child_threshold("residential", ic)
-    calm = ch.distress[ic] < thr - pw.step_down_margin
-    ch.calm_weeks[ic] = np.where(calm, ch.calm_weeks[ic] + 1, 0)
-    free_of_orders = (ch.basis[ic] == NO_BASIS) & (ch.pending_type[ic] < 0)
-    homes = of_type(ch.placement[ic], RESIDENTIAL, THERAPEUTIC, UNREGISTERED)
-    ready = ic[homes & free_of_orders & (ch.calm_weeks[ic] >= pw.step_down_weeks)]
+    ready, unregistered = _calm_weeks(model.in_care_children(), ch.distress, model._thresholds["residential"],
+                                      pw.step_down_margin, ch.calm_weeks, pw.step_down_weeks, ch.placement,
+                                      ch.basis, ch.pending_type)
     model.place(ready, pathway_placement(model, ready, w), "step_down", planned=True)
-    unregistered = ic[(ch.placement[ic] == UNREGISTERED) & ~calm]
     unregistered = unregistered[ch.placement[unregistered] == UNREGISTERED]  # not just stepped down
     model.place(unregistered, np.full(len(unregistered), RESIDENTIAL), "out_of_registered", planned=True)
 
@@ -612,14 +593,237 @@ def step_down(model, w: int) -> None:
 def returns_home(model, w: int) -> None:
     """Settled looked-after children return home and leave care (they stay on the edge of care)."""
     ch, pop = model.children, model.cfg.population
-    ic = model.in_care_children()
-    ok = (ch.basis[ic] == NO_BASIS) & of_type(ch.placement[ic], FAMILY, FOSTER_INHOUSE, FOSTER_AGENCY, RESIDENTIAL,
-                                                         SUPPORTED)
-    ok &= (ch.distress[ic] < pop.return_home_max_distress) & (ch.pending_type[ic] < 0)
-    ok &= (ch.secure_referral_week[ic] == NEVER) & (ch.tier4_referral_week[ic] == NEVER)
-    cand = ic[ok]
-    going = cand[model.streams.uniform("return_home", w, cand) < pop.return_home_per_year / WEEKS_PER_YEAR]
+    going = _settled(model.in_care_children(), ch.basis, ch.placement, ch.distress, pop.return_home_max_distress,
+                     ch.pending_type, ch.secure_referral_week, ch.tier4_referral_week,
+                     model.streams.key("return_home", w), pop.return_home_per_year / WEEKS_PER_YEAR)
     model.leave_care(going, "return_home", "settled")
     at_placement = going[ch.placement[going] != FAMILY]
     model.place(at_placement, np.full(len(at_placement), FAMILY), "settled", count_as_move=False)
     ch.support_until[going] = NEVER
+
+
+# ============================================================================ compiled selections
+# Who a mechanism acts on is a handful of children among 50,000-110,000 present; selecting them as
+# whole-array NumPy took a dozen passes (gathers, masks, thresholds, draws), each making a temporary
+# array.  Each selection below is one compiled loop (numba, ``cache=True`` as in ``sim.placements``) over
+# the present or looked-after ids that returns the candidates in the order of those ids, as the
+# NumPy masks did; what a mechanism then does with them stays in NumPy.  The arithmetic and
+# comparisons are those of the NumPy form, in its order (no fast-math), so results are the same bit
+# for bit; a draw is ``Streams.uniform``'s for the same key and child (``_draw``), which depends on
+# nothing else (so a draw the NumPy form did not make changes nothing).  Exponentials stay in NumPy:
+# its vectorised exp differs from libm's in the last bit for some arguments.
+_TO_UNIT = 2.0 ** -53  # a 53-bit integer to [0, 1)
+_S11 = np.uint64(11)
+_EVERY_TYPE = np.arange(len(PLACEMENT_TYPES))
+IS_RESTRICTIVE = of_type(_EVERY_TYPE, *RESTRICTIVE)
+IN_TIER4_OR_CUSTODY = of_type(_EVERY_TYPE, TIER4, CUSTODY)
+IS_CRISIS_HOME = of_type(_EVERY_TYPE, RESIDENTIAL, UNREGISTERED)  # where therapeutic care is sought
+IS_HOME = of_type(_EVERY_TYPE, RESIDENTIAL, THERAPEUTIC, UNREGISTERED)
+IS_SETTLED = of_type(_EVERY_TYPE, FAMILY, FOSTER_INHOUSE, FOSTER_AGENCY, RESIDENTIAL, SUPPORTED)
+
+
+@numba.njit(cache=True)
+def _draw(key, child):
+    """The draw ``Streams.uniform`` gives ``child`` for ``key``: the top 53 bits of its hash, in [0, 1)."""
+    return np.float64(hash_child(key, child) >> _S11) * _TO_UNIT
+
+
+@numba.njit(cache=True)
+def _pathway_types(idx, distress, threshold, birth_week, week, key, supported_share):
+    """``pathway_placement``: a registered home at the residential threshold, else supported
+    accommodation (16-17, with the ``supported_share`` of the draw) or a foster home (in-house or agency,
+    half and half by the same draw).  Compiled because it runs for every batch of moves."""
+    out = np.empty(len(idx), np.int64)
+    for i in range(len(idx)):
+        c = idx[i]
+        u = _draw(key, c)
+        if distress[c] >= threshold[c]:
+            out[i] = RESIDENTIAL
+        elif (week - birth_week[c]) // WEEKS_PER_YEAR >= 16 and u < supported_share:
+            out[i] = SUPPORTED
+        else:
+            out[i] = FOSTER_INHOUSE if u < 0.5 else FOSTER_AGENCY
+    return out
+
+
+def _above_exp(z: float) -> float:
+    """A number above exp(z) as libm or NumPy computes it (they may differ by an ulp or two)."""
+    return math.exp(z) * (1.0 + 1e-9) if z < 700.0 else math.inf
+
+
+@numba.njit(cache=True)
+def _edge_pool(act, legal, placement, birth_week, distress, week, band_scale, slope, ref, exp_top, entry_key,
+               crisis_threshold, support_until, region, notice, notice_key, max_distress, leave_key, p_leave):
+    """Of the edge-of-care pool (present, not looked after, living with family), who may enter care, who
+    the school notices at crisis, and who may leave the pool this week.
+
+    Entry: the weekly hazard is min(scale of the age band * exp(slope * (distress - ref)), 1), with NumPy's
+    exp (not libm's).  A child whose draw is below the band's scale times ``exp_top`` (above the exp of
+    any distress in [0, 1]) may enter: returned with the exponent and scale, for the hazard to be computed
+    as before; the draw of every other child (most) is above its hazard.  Noticed: distress at the crisis
+    threshold, no support, and a draw below the region's notice probability.  Leaving: distress below
+    ``max_distress`` and a draw below ``p_leave``.  Children who then enter care are neither noticed nor
+    leave the pool: the caller removes them."""
+    n = len(act)
+    may_enter, exponent, scale = np.empty(n, np.int64), np.empty(n, np.float64), np.empty(n, np.float64)
+    noticed, leaving = np.empty(n, np.int64), np.empty(n, np.int64)
+    n_enter = n_noticed = n_leaving = 0
+    for c in act:
+        if legal[c] != NOT_LOOKED_AFTER or placement[c] != FAMILY:
+            continue
+        d = distress[c]
+        band = band_scale[1 if (week - birth_week[c]) // WEEKS_PER_YEAR >= 16 else 0]
+        if not (0.0 <= d <= 1.0) or _draw(entry_key, c) < band * exp_top:
+            may_enter[n_enter] = c
+            exponent[n_enter] = slope * (d - ref)
+            scale[n_enter] = band
+            n_enter += 1
+        if d >= crisis_threshold and support_until[c] <= week and _draw(notice_key, c) < notice[region[c]]:
+            noticed[n_noticed] = c
+            n_noticed += 1
+        if d < max_distress and _draw(leave_key, c) < p_leave:
+            leaving[n_leaving] = c
+            n_leaving += 1
+    return (may_enter[:n_enter].copy(), exponent[:n_enter].copy(), scale[:n_enter].copy(),
+            noticed[:n_noticed].copy(), leaving[:n_leaving].copy())
+
+
+@numba.njit(cache=True)
+def _breakdowns(ic, placement, distress, base, tolerance, slope, key):
+    """Looked-after children whose placement breaks down: a draw below base + slope * max(distress -
+    tolerance, 0) of the placement type, for types that can break down (base > 0)."""
+    broke = np.empty(len(ic), np.int64)
+    n = 0
+    for c in ic:
+        t = placement[c]
+        if base[t] > 0:
+            excess = distress[c] - tolerance[t]
+            if excess < 0.0:  # np.maximum(excess, 0.0) (a NaN stays)
+                excess = 0.0
+            if _draw(key, c) < base[t] + slope * excess:
+                broke[n] = c
+                n += 1
+    return broke[:n].copy()
+
+
+@numba.njit(cache=True)
+def _crises(act, legal, placement, basis, distress, crisis_threshold, lowest_threshold, mental_health, trauma,
+            risk_to_others, exploitation, going_missing, tier4_threshold, secure_threshold, tier4_referral_week,
+            secure_referral_week, region, la, camhs_notice, csc_notice, camhs_key, csc_key):
+    """Whom ``escalate_crises`` acts on, from the state at the start of the mechanism.
+
+    Of the looked-after children outside Tier 4, secure homes and custody: those CAMHS notices in a
+    mental-health crisis (distress at the Tier 4 threshold, not yet referred); those children's social
+    care notices at risk of serious harm (a risk to others, exploitation or going missing; distress at
+    the secure threshold; not referred, not on an s25 order); those at crisis in a children's home or an
+    unregistered setting with mental-health needs or trauma (therapeutic care).  Of all present children:
+    those at crisis who are a risk to others, outside custody and not on an s25 or MHA basis (arrest).
+
+    Each needs distress at the crisis threshold or the agency's own: most children, below the lowest of
+    these (``lowest_threshold``), are passed over after reading their distress alone."""
+    n = len(act)
+    tier4, secure, in_home, harmful = (np.empty(n, np.int64), np.empty(n, np.int64), np.empty(n, np.int64),
+                                       np.empty(n, np.int64))
+    n_tier4 = n_secure = n_home = n_harmful = 0
+    for c in act:
+        d = distress[c]
+        if d < lowest_threshold:
+            continue
+        t, b = placement[c], basis[c]
+        if legal[c] != NOT_LOOKED_AFTER and not IS_RESTRICTIVE[t]:
+            if (mental_health[c] and d >= tier4_threshold[c] and tier4_referral_week[c] == NEVER
+                    and _draw(camhs_key, c) < camhs_notice[region[c]]):
+                tier4[n_tier4] = c
+                n_tier4 += 1
+            if ((risk_to_others[c] or exploitation[c] or going_missing[c]) and d >= secure_threshold[c]
+                    and secure_referral_week[c] == NEVER and b != S25 and _draw(csc_key, c) < csc_notice[la[c]]):
+                secure[n_secure] = c
+                n_secure += 1
+            if IS_CRISIS_HOME[t] and (mental_health[c] or trauma[c]) and d >= crisis_threshold:
+                in_home[n_home] = c
+                n_home += 1
+        if risk_to_others[c] and d >= crisis_threshold and t != CUSTODY and b != S25 and b != MHA:
+            harmful[n_harmful] = c
+            n_harmful += 1
+    return tier4[:n_tier4].copy(), secure[:n_secure].copy(), in_home[:n_home].copy(), harmful[:n_harmful].copy()
+
+
+@numba.njit(cache=True)
+def _referral_queue(act, referral_week, placement, ptype, distress, threshold, margin, blocked):
+    """Children referred for a place of type ``ptype`` and not in one: those whose distress fell below
+    their threshold less ``margin`` (the referral is withdrawn), and the others, unless in a ``blocked``
+    placement type (still waiting, and free to take a place)."""
+    withdrawn = np.empty(len(act), np.int64)
+    waiting = np.empty(len(act), np.int64)
+    n_withdrawn = n_waiting = 0
+    for c in act:
+        if referral_week[c] != NEVER and placement[c] != ptype:
+            if distress[c] < threshold[c] - margin:
+                withdrawn[n_withdrawn] = c
+                n_withdrawn += 1
+            elif not blocked[placement[c]]:
+                waiting[n_waiting] = c
+                n_waiting += 1
+    return withdrawn[:n_withdrawn].copy(), waiting[:n_waiting].copy()
+
+
+@numba.njit(cache=True)
+def _confined(ic, placement, basis, distress, threshold):
+    """Looked-after children in a children's home or an unregistered setting, with no order, whose
+    distress is at the DoL threshold: their care needs restrictions that amount to a deprivation of liberty."""
+    out = np.empty(len(ic), np.int64)
+    n = 0
+    for c in ic:
+        if distress[c] >= threshold[c] and IS_HOME[placement[c]] and basis[c] == NO_BASIS:
+            out[n] = c
+            n += 1
+    return out[:n].copy()
+
+
+@numba.njit(cache=True)
+def _requesting(act, pending_type):
+    """Children with a placement request waiting (a pending type)."""
+    out = np.empty(len(act), np.int64)
+    n = 0
+    for c in act:
+        if pending_type[c] >= 0:
+            out[n] = c
+            n += 1
+    return out[:n].copy()
+
+
+@numba.njit(cache=True)
+def _calm_weeks(ic, distress, threshold, margin, calm_weeks, weeks_needed, placement, basis, pending_type):
+    """Count weeks of calm (distress below the residential threshold less ``margin``; a week that is not
+    calm starts the count again) and return who may move: children in a home, with no order or
+    pending request, calm for ``weeks_needed`` weeks (step-down); children in an unregistered setting
+    who are not calm (to a registered home)."""
+    ready = np.empty(len(ic), np.int64)
+    unregistered = np.empty(len(ic), np.int64)
+    n_ready = n_unregistered = 0
+    for c in ic:
+        calm = distress[c] < threshold[c] - margin
+        calm_weeks[c] = calm_weeks[c] + 1 if calm else 0
+        if IS_HOME[placement[c]] and basis[c] == NO_BASIS and pending_type[c] < 0 and calm_weeks[c] >= weeks_needed:
+            ready[n_ready] = c
+            n_ready += 1
+        if placement[c] == UNREGISTERED and not calm:
+            unregistered[n_unregistered] = c
+            n_unregistered += 1
+    return ready[:n_ready].copy(), unregistered[:n_unregistered].copy()
+
+
+@numba.njit(cache=True)
+def _settled(ic, basis, placement, distress, max_distress, pending_type, secure_referral_week,
+             tier4_referral_week, key, p_return):
+    """Looked-after children who return home this week: no order, living at home, in foster care, a
+    children's home or supported accommodation, distress below ``max_distress``, no pending request or
+    referral, and a draw below ``p_return``."""
+    out = np.empty(len(ic), np.int64)
+    n = 0
+    for c in ic:
+        if (basis[c] == NO_BASIS and IS_SETTLED[placement[c]] and distress[c] < max_distress and pending_type[c] < 0
+                and secure_referral_week[c] == NEVER and tier4_referral_week[c] == NEVER and _draw(key, c) < p_return):
+            out[n] = c
+            n += 1
+    return out[:n].copy()

@@ -1,6 +1,7 @@
 """The compiled per-child kernels give the same numbers, bit for bit, as the whole-array NumPy code
-they replaced: the counter-based draws (``Streams.uniform``/``uniform2``) and a week of distress,
-scar and harm (``weekly_dynamics``).  The references below are plain NumPy copies of the former code.
+they replaced: the counter-based draws (``Streams.uniform``/``uniform2``), a week of distress,
+scar and harm (``weekly_dynamics``) and the agencies' selections of whom each weekly mechanism acts on
+(``sim.agencies``).  The references below are plain NumPy copies of the former code.
 """
 
 from __future__ import annotations
@@ -253,3 +254,203 @@ def test_weekly_dynamics_edge_values(noise_sd):
         with np.errstate(invalid="ignore"):
             weekly_dynamics(cfg, out, idx, 2, streams, fit, containment)
         assert (np.signbit(out.distress) & (out.distress == 0)).any()
+
+
+# ============================================================================ the agencies' selections
+# Each compiled selection in sim.agencies against the NumPy form it replaced, on a stepped model's
+# state: the draws of several weeks, and thresholds as they are, lowered and raised.
+from sim import agencies as ag  # noqa: E402
+from sim.children import MHA, NEVER, NOT_LOOKED_AFTER, S25, WEEKS_PER_YEAR  # noqa: E402
+from sim.placements import (  # noqa: E402
+    CUSTODY, FAMILY, FOSTER_AGENCY, FOSTER_INHOUSE, RESIDENTIAL, SECURE, SUPPORTED, THERAPEUTIC, TIER4,
+    UNREGISTERED, of_type,
+)
+
+SHIFTS = (-0.15, 0.0, 0.15)  # added to every threshold
+
+
+def _selection_cases(m):
+    """(week of the draws, thresholds) pairs over which each selection is compared."""
+    for shift in SHIFTS:
+        thresholds = {k: v + shift for k, v in m._thresholds.items()}
+        for w in (m.week, m.week + 1, m.week + 7):
+            yield w, thresholds
+
+
+def _same_ids(got, want):
+    assert_same_bits(got, np.asarray(want, np.int64))
+
+
+def test_pathway_types_equal_the_numpy_form(stepped):
+    m = stepped
+    ch, cfg = m.children, m.cfg
+    rng = np.random.default_rng(4)
+    act = m.present_children()
+    for w, thr in _selection_cases(m):
+        for idx in (act, m.in_care_children(), rng.permutation(act)[:300], act[:0]):
+            high = ch.distress[idx] >= thr["residential"][idx]
+            old_enough = ch.age_years(idx, w) >= 16
+            u = m.streams.uniform("pathway", w, idx)
+            foster = np.where(u < 0.5, FOSTER_INHOUSE, FOSTER_AGENCY)
+            low = np.where(old_enough & (u < cfg.pathway.supported_accommodation_share), SUPPORTED, foster)
+            want = np.where(high, RESIDENTIAL, low).astype(np.int64)
+            got = ag._pathway_types(idx, ch.distress, thr["residential"], ch.birth_week, w, m.streams.key("pathway", w),
+                                    cfg.pathway.supported_accommodation_share)
+            assert_same_bits(got, want)
+    types = ag.pathway_placement(m, act, m.week)
+    assert {RESIDENTIAL, SUPPORTED, FOSTER_INHOUSE, FOSTER_AGENCY} <= set(types.tolist())
+
+
+def test_edge_of_care_selection_equals_the_numpy_form(stepped):
+    """Entries (with the bound on the hazard, and with none: every child's hazard computed), children
+    noticed at crisis and children leaving the pool."""
+    m = stepped
+    ch, pop, cfg = m.children, m.cfg.population, m.cfg
+    act = m.present_children()
+    scale, ref = m.edge_hazard_scale
+    slope = pop.edge_entry_distress_slope
+    counts = np.zeros(4, int)
+    for w, _ in _selection_cases(m):
+        for scale_factor in (1.0, 40.0):  # more entries, some hazards capped at 1
+            band = scale * scale_factor
+            pool = act[ch.legal[act] == NOT_LOOKED_AFTER]
+            pool = pool[ch.placement[pool] == FAMILY]
+            band_scale = band[(ch.age_years(pool, w) >= 16).astype(np.int64)]
+            p = np.minimum(band_scale * np.exp(slope * (ch.distress[pool] - ref)), 1.0)
+            enter = pool[m.streams.uniform("edge_entry", w, pool) < p]
+            crisis = pool[(ch.distress[pool] >= cfg.distress.crisis_threshold) & (ch.support_until[pool] <= w)]
+            noticed = crisis[m.streams.uniform("school_notice", w, crisis)
+                             < m.roster.notice["education"][ch.region[crisis]]]
+            calm = pool[ch.distress[pool] < pop.return_home_max_distress]
+            leaving = calm[m.streams.uniform("edge_leave", w, calm) < pop.edge_pool_leave_per_year / WEEKS_PER_YEAR]
+
+            for exp_top in (ag._above_exp(max(slope * (1.0 - ref), slope * (0.0 - ref))), np.inf):
+                may_enter, exponent, got_band, got_noticed, got_leaving = ag._edge_pool(
+                    act, ch.legal, ch.placement, ch.birth_week, ch.distress, w, band, slope, ref, exp_top,
+                    m.streams.key("edge_entry", w), cfg.distress.crisis_threshold, ch.support_until, ch.region,
+                    m.roster.notice["education"], m.streams.key("school_notice", w), pop.return_home_max_distress,
+                    m.streams.key("edge_leave", w), pop.edge_pool_leave_per_year / WEEKS_PER_YEAR)
+                if exp_top == np.inf:
+                    _same_ids(may_enter, pool)
+                    assert_same_bits(np.minimum(got_band * np.exp(exponent), 1.0), p)
+                else:
+                    counts[3] += len(pool) - len(may_enter)  # passed over without their hazard
+                got_p = np.minimum(got_band * np.exp(exponent), 1.0)
+                _same_ids(may_enter[m.streams.uniform("edge_entry", w, may_enter) < got_p], enter)
+                _same_ids(got_noticed, noticed)
+                _same_ids(got_leaving, leaving)
+            counts[:3] += [len(enter), len(noticed[~np.isin(noticed, enter)]), len(leaving)]
+    assert (counts > 0).all()
+
+
+def test_breakdowns_equal_the_numpy_form(stepped):
+    m = stepped
+    ch, b = m.children, m.cfg.breakdown
+    n = 0
+    for w, _ in _selection_cases(m):
+        for slope in (b.distress_slope, 10 * b.distress_slope):
+            ic = m.in_care_children()
+            ptype = ch.placement[ic]
+            base = m.breakdown_base[ptype]
+            at_risk = base > 0
+            ic, ptype, base = ic[at_risk], ptype[at_risk], base[at_risk]
+            p = base + slope * np.maximum(ch.distress[ic] - m.breakdown_tolerance[ptype], 0.0)
+            want = ic[m.streams.uniform("breakdown", w, ic) < p]
+            got = ag._breakdowns(m.in_care_children(), ch.placement, ch.distress, m.breakdown_base,
+                                 m.breakdown_tolerance, slope, m.streams.key("breakdown", w))
+            _same_ids(got, want)
+            n += len(want)
+    assert n > 0
+
+
+def test_crises_equal_the_numpy_form(stepped):
+    m = stepped
+    ch, cfg, roster = m.children, m.cfg, m.roster
+    act = m.present_children()
+    counts = np.zeros(4, int)
+    for w, thr in _selection_cases(m):
+        ic = act[ch.legal[act] != NOT_LOOKED_AFTER]
+        ic = ic[~of_type(ch.placement[ic], TIER4, SECURE, CUSTODY)]
+        d = ch.distress[ic]
+        cand = ic[ch.has("mental_health", ic) & (d >= thr["tier4"][ic]) & (ch.tier4_referral_week[ic] == NEVER)]
+        camhs = cand[m.streams.uniform("camhs_notice", w, cand) < roster.notice["camhs"][ch.region[cand]]]
+        risky = ch.has("risk_to_others", ic) | ch.has("exploitation", ic) | ch.has("going_missing", ic)
+        cand = ic[risky & (d >= thr["secure"][ic]) & (ch.secure_referral_week[ic] == NEVER) & (ch.basis[ic] != S25)]
+        csc = cand[m.streams.uniform("csc_notice", w, cand) < roster.notice[ag.CSC][ch.la[cand]]]
+        in_home = ic[of_type(ch.placement[ic], RESIDENTIAL, UNREGISTERED)]
+        needs = ch.has("mental_health", in_home) | ch.has("trauma", in_home)
+        home_crisis = in_home[needs & (ch.distress[in_home] >= cfg.distress.crisis_threshold)]
+        harmful = act[ch.has("risk_to_others", act) & (ch.distress[act] >= cfg.distress.crisis_threshold)
+                      & (ch.placement[act] != CUSTODY) & (ch.basis[act] != S25) & (ch.basis[act] != MHA)]
+
+        lowest = np.min((cfg.distress.crisis_threshold, thr["tier4"].min(), thr["secure"].min()))
+        got = ag._crises(act, ch.legal, ch.placement, ch.basis, ch.distress, cfg.distress.crisis_threshold, lowest,
+                         *(ch.needs[ag.NEED[k]] for k in ("mental_health", "trauma", "risk_to_others", "exploitation",
+                                                          "going_missing")),
+                         thr["tier4"], thr["secure"], ch.tier4_referral_week, ch.secure_referral_week, ch.region,
+                         ch.la, roster.notice["camhs"], roster.notice[ag.CSC], m.streams.key("camhs_notice", w),
+                         m.streams.key("csc_notice", w))
+        for g, want in zip(got, (camhs, csc, home_crisis, harmful)):
+            _same_ids(g, want)
+        counts += [len(camhs), len(csc), len(home_crisis), len(harmful)]
+    assert (counts > 0).all()
+
+
+def test_referral_queues_equal_the_numpy_form(stepped):
+    m = stepped
+    ch, margin = m.children, m.cfg.pathway.step_down_margin
+    act = m.present_children()
+    counts = np.zeros(2, int)
+    for _, thr in _selection_cases(m):
+        for referral_week, ptype, name, blocked in ((ch.tier4_referral_week, TIER4, "tier4", (TIER4, SECURE, CUSTODY)),
+                                                    (ch.secure_referral_week, SECURE, "secure", (TIER4, CUSTODY))):
+            queue = act[(referral_week[act] != NEVER) & (ch.placement[act] != ptype)]
+            fell = ch.distress[queue] < thr[name][queue] - margin
+            waiting = queue[~fell]
+            waiting = waiting[~of_type(ch.placement[waiting], *blocked)]
+            got = ag._referral_queue(act, referral_week, ch.placement, ptype, ch.distress, thr[name], margin,
+                                     of_type(np.arange(10), *blocked))
+            _same_ids(got[0], queue[fell])
+            _same_ids(got[1], waiting)
+            counts += [fell.sum(), len(waiting)]
+    assert (counts > 0).all()
+
+
+def test_in_care_selections_equal_the_numpy_form(stepped):
+    """DoL candidates, pending requests, step-down (with the calm-week count it updates) and returns home."""
+    m = stepped
+    ch, pw, pop = m.children, m.cfg.pathway, m.cfg.population
+    act, ic = m.present_children(), m.in_care_children()
+    counts = np.zeros(5, int)
+    for w, thr in _selection_cases(m):
+        in_home = ic[of_type(ch.placement[ic], RESIDENTIAL, THERAPEUTIC, UNREGISTERED) & (ch.basis[ic] == NO_BASIS)]
+        confined = in_home[ch.distress[in_home] >= thr["dol"][in_home]]
+        _same_ids(ag._confined(ic, ch.placement, ch.basis, ch.distress, thr["dol"]), confined)
+        pend = act[ch.pending_type[act] >= 0]
+        _same_ids(ag._requesting(act, ch.pending_type), pend)
+
+        calm_weeks = ch.calm_weeks.copy()
+        calm = ch.distress[ic] < thr["residential"][ic] - pw.step_down_margin
+        calm_weeks[ic] = np.where(calm, calm_weeks[ic] + 1, 0)
+        free_of_orders = (ch.basis[ic] == NO_BASIS) & (ch.pending_type[ic] < 0)
+        homes = of_type(ch.placement[ic], RESIDENTIAL, THERAPEUTIC, UNREGISTERED)
+        ready = ic[homes & free_of_orders & (calm_weeks[ic] >= pw.step_down_weeks)]
+        unregistered = ic[(ch.placement[ic] == UNREGISTERED) & ~calm]
+        got_weeks = ch.calm_weeks.copy()
+        got = ag._calm_weeks(ic, ch.distress, thr["residential"], pw.step_down_margin, got_weeks, pw.step_down_weeks,
+                             ch.placement, ch.basis, ch.pending_type)
+        assert_same_bits(got_weeks, calm_weeks)
+        _same_ids(got[0], ready)
+        _same_ids(got[1], unregistered)
+
+        ok = (ch.basis[ic] == NO_BASIS) & of_type(ch.placement[ic], FAMILY, FOSTER_INHOUSE, FOSTER_AGENCY, RESIDENTIAL,
+                                                  SUPPORTED)
+        ok &= (ch.distress[ic] < pop.return_home_max_distress) & (ch.pending_type[ic] < 0)
+        ok &= (ch.secure_referral_week[ic] == NEVER) & (ch.tier4_referral_week[ic] == NEVER)
+        cand = ic[ok]
+        going = cand[m.streams.uniform("return_home", w, cand) < pop.return_home_per_year / WEEKS_PER_YEAR]
+        _same_ids(ag._settled(ic, ch.basis, ch.placement, ch.distress, pop.return_home_max_distress, ch.pending_type,
+                              ch.secure_referral_week, ch.tier4_referral_week, m.streams.key("return_home", w),
+                              pop.return_home_per_year / WEEKS_PER_YEAR), going)
+        counts += [len(confined), len(pend), len(ready), len(unregistered), len(going)]
+    assert (counts > 0).all()
