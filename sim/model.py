@@ -16,9 +16,9 @@ import numpy as np
 from sim import agencies as ag
 from sim import courts
 from sim.children import (
-    AGEING_IN_CARE, BASES, CARE_ORDER, NEED, DIRECT_ENTRY, DOL, FUTURE, GONE, INITIAL_EDGE, INITIAL_IN_CARE, JOINS_EDGE,
-    LEGAL_STATUS, MHA, NEVER, NO_BASIS, NOT_LOOKED_AFTER, PRESENT, REMAND, S20, S25, SENTENCE, WEEKS_PER_YEAR,
-    initial_placement_types, make_geography, synthesise, weekly_dynamics,
+    AGEING_IN_CARE, BASES, CARE_ORDER, DIRECT_ENTRY, DOL, FUTURE, GONE, INITIAL_EDGE, INITIAL_IN_CARE, JOINS_EDGE,
+    LEGAL_STATUS, MHA, NEED, NEVER, NO_BASIS, NOT_LOOKED_AFTER, PRESENT, REMAND, S20, S25, SENTENCE, WEEKS_PER_YEAR,
+    aged, flagged, initial_placement_types, make_geography, synthesise, weekly_dynamics,
 )
 from sim.config import REGIONS, CarePathwaysConfig, schedule_value
 from sim.costs import Ledger, Prices, book_one, price_of
@@ -168,7 +168,7 @@ class CarePathwaysModel(mesa.Model):
         if self._present_ids is None:
             self._present_ids = np.flatnonzero(self.present)
         elif self._departed:
-            self._present_ids = self._present_ids[self.present[self._present_ids]]
+            self._present_ids = flagged(self._present_ids, self.present)
         self._departed = False
         return self._present_ids
 
@@ -276,8 +276,7 @@ class CarePathwaysModel(mesa.Model):
         if len(idx) == 0:
             return
         ch, w = self.children, self.week
-        old = ch.basis[idx].astype(np.int64)
-        ch.weeks_by_basis[idx, old] += np.where(old != NO_BASIS, w - ch.basis_start[idx], 0)
+        was_dol = _close_basis_spells(idx, w, ch.basis, ch.basis_start, ch.weeks_by_basis)
         ch.basis[idx] = basis
         ch.basis_start[idx] = w
         ch.order_until[idx] = until
@@ -287,7 +286,7 @@ class CarePathwaysModel(mesa.Model):
             ch.order_id[idx] = self.new_orders(len(idx)) if order_id is None else order_id
             ch.order_start[idx] = w
             ch.ever_deprived[idx] = True
-        if (old == DOL).any() or basis == DOL:
+        if was_dol or basis == DOL:
             self.reprice(idx)
 
     def provider_refuses(self, ptype: int, idx: np.ndarray) -> np.ndarray:
@@ -552,7 +551,7 @@ class CarePathwaysModel(mesa.Model):
     def _ageing_out(self, w: int) -> None:
         ch = self.children
         act = self.present_children()
-        turning = act[w - ch.birth_week[act] >= 18 * WEEKS_PER_YEAR]
+        turning = aged(act, ch.birth_week, w, 18 * WEEKS_PER_YEAR)
         if len(turning) == 0:
             return
         with_order = turning[ch.basis[turning] != NO_BASIS]
@@ -578,20 +577,15 @@ class CarePathwaysModel(mesa.Model):
         if w < 0:  # burn-in: budgets still count, nothing is recorded
             return
         self.in_care_this_year[ic] = True
-        row = {"week": w, "year": self.year, "children_present": len(act) * s, "children_in_care": len(ic) * s,
-               "edge_of_care": (len(act) - len(ic)) * s}
+        table, n_types = self.weekly, len(PLACEMENT_TYPES)
         by_type = k.by_type
-        for i, t in enumerate(PLACEMENT_TYPES):
-            row[f"children_{t}"] = by_type[i] * s
-            row[f"capacity_{t}"] = cap.places(i) * s
-            row[f"occupancy_{t}"] = cap.occupied(i) * s if not cap.unlimited[i] else by_type[i] * s
-        for i, b in enumerate(BASES):
-            row[f"legal_{b}"] = k.by_basis[i] * s
-        for i, name in enumerate(LEGAL_STATUS[1:], start=1):
-            row[f"looked_after_{name}"] = k.by_legal[i] * s
-        for i, r in enumerate(REGIONS):
-            row[f"region_{r}"] = k.by_region[i] * s
-        row["out_of_area"] = float(k.out_of_area) * s
+        table.put_each(w, "children_", PLACEMENT_TYPES, by_type * s)
+        table.put_each(w, "capacity_", PLACEMENT_TYPES, cap.places_by_type()[:n_types] * s)
+        occupied = np.where(cap.unlimited[:n_types], by_type, cap.occupied_by_type()[:n_types])
+        table.put_each(w, "occupancy_", PLACEMENT_TYPES, occupied * s)
+        table.put_each(w, "legal_", BASES, k.by_basis * s)
+        table.put_each(w, "looked_after_", LEGAL_STATUS[1:], k.by_legal[1:] * s)
+        table.put_each(w, "region_", REGIONS, k.by_region * s)
         # Spend: placements from the running ledger, plus community support packages active this week.
         f = self.cfg.funding
         support_by_payer = k.support_by_payer * (f.community_support_weekly_cost_gbp * self.prices.index)
@@ -599,23 +593,20 @@ class CarePathwaysModel(mesa.Model):
         camhs_cost = int(k.camhs_by_region.sum()) * f.camhs_support_weekly_cost_gbp * self.prices.index
         by_payer = self.ledger.spend_by_payer() + support_by_payer
         by_payer[1] += camhs_cost
-        spend_type = self.ledger.spend_by_type()
-        for i, t in enumerate(PLACEMENT_TYPES):
-            row[f"spend_{t}"] = spend_type[i] * s
-        for i, p in enumerate(PAYERS):
-            row[f"spend_{p}"] = by_payer[i] * s
-        row["spend_community_support"] = (support_cost + camhs_cost) * s
-        row["spend_total"] = by_payer.sum() * s
-        row["placements_10k_plus"] = self.ledger.high_cost * s
+        table.put_each(w, "spend_", PLACEMENT_TYPES, self.ledger.spend_by_type() * s)
+        table.put_each(w, "spend_", PAYERS, by_payer * s)
         if self.interventions:
             implementation = sum(i.weekly_cost(self) for i in self.interventions)
-            for j, p in enumerate(PAYERS):
-                row[f"implementation_{p}"] = implementation[j] * s
-        row["capacity_dol_homes"] = cap.places(DOL_HOMES) * s
-        row["occupancy_dol_homes"] = cap.occupied(DOL_HOMES) * s
-        for key, value in self.tally.values.items():
-            row[key] = value * s
-        self.weekly.put(w, row)
+            table.put_each(w, "implementation_", PAYERS, np.asarray(implementation) * s)
+        table.put(w, {
+            "week": w, "year": self.year, "children_present": len(act) * s, "children_in_care": len(ic) * s,
+            "edge_of_care": (len(act) - len(ic)) * s, "out_of_area": float(k.out_of_area) * s,
+            "spend_community_support": (support_cost + camhs_cost) * s, "spend_total": by_payer.sum() * s,
+            "placements_10k_plus": self.ledger.high_cost * s, "capacity_dol_homes": cap.places(DOL_HOMES) * s,
+            "occupancy_dol_homes": cap.occupied(DOL_HOMES) * s,
+        })
+        # The week's counts of decisions.
+        table.put(w, {key: value * s for key, value in self.tally.values.items()})
 
     def _book_budgets(self, w: int, k: Census) -> None:
         """Each LA's share of spend, and each region's NHS spend on CAMHS and Tier 4, against budgets
@@ -676,11 +667,11 @@ class CarePathwaysModel(mesa.Model):
         }
 
 
-# ==================================================================== compiled moves
-# A move touches a few children's places, costs, spells and counts, some 16 times a week: each of
-# these loops replaces about twenty small NumPy calls (a fixed cost of microseconds each).  The order of
-# the additions to the running totals is the children's order, as ``np.add.at`` took them, so the
-# totals are the same bit for bit.  Compiled as in ``sim.placements`` (cached, bounds checked).
+# ==================================================================== compiled moves and changes of basis
+# A move (some 16 times a week) or a change of legal basis (15) touches a few children's places, costs,
+# spells and counts: each of these loops replaces a dozen or more small NumPy calls (a fixed cost of
+# microseconds each).  The order of the additions to the running totals is the children's order, as
+# ``np.add.at`` took them, so the totals are the same bit for bit.  Compiled as in ``sim.placements`` (cached, bounds checked).
 _jit = numba.njit(cache=True, boundscheck=True)
 
 
@@ -738,6 +729,20 @@ def _settle_in(idx, new_type, new_la, new_provider, counted, week, placement, pl
             distress[c] = 1.0 if shocked > 1.0 else shocked  # np.minimum(shocked, 1): NaN stays NaN
             scar[c] += scar_per_move
     return cost, mix, n_moves, high_cost
+
+
+@_jit
+def _close_basis_spells(idx, week, basis, basis_start, weeks_by_basis):
+    """Add the weeks each child has been on its current legal basis (if any) to its history; returns
+    whether any of them was on a DoL order (``set_basis``: one pass instead of a 2-D scatter and three
+    gathers)."""
+    was_dol = False
+    for c in idx:
+        b = basis[c]
+        if b != NO_BASIS:
+            weeks_by_basis[c, b] += week - basis_start[c]
+        was_dol = was_dol or b == DOL
+    return was_dol
 
 
 @_jit

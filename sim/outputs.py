@@ -218,11 +218,19 @@ class WeeklyTable:
         self.columns = weekly_columns()
         self.col = {c: i for i, c in enumerate(self.columns)}
         self.data = np.zeros((n_weeks, len(self.columns)))
+        self._groups: dict[tuple[str, tuple[str, ...]], np.ndarray] = {}  # column numbers for put_each
 
     def put(self, week: int, values: dict[str, float]) -> None:
         row = self.data[week]
         for k, v in values.items():
             row[self.col[k]] = v
+
+    def put_each(self, week: int, prefix: str, names: tuple[str, ...], values: np.ndarray) -> None:
+        """``values[i]`` into the column named ``prefix + names[i]``, for every i."""
+        cols = self._groups.get((prefix, names))
+        if cols is None:
+            cols = self._groups[prefix, names] = np.array([self.col[prefix + name] for name in names])
+        self.data[week, cols] = values
 
     def frame(self, start: dt.date, n_weeks: int) -> pd.DataFrame:
         df = pd.DataFrame(self.data[:n_weeks], columns=self.columns)

@@ -151,6 +151,14 @@ class Capacity:
     def occupied(self, ptype: int) -> int:
         return int(self.used_in_house[ptype].sum() + self.used_market[ptype].sum() + self.external[ptype].sum())
 
+    def places_by_type(self) -> np.ndarray:
+        """``places`` of every type (the DoL-homes row last)."""
+        return self.in_house.sum(axis=1) + self.market.sum(axis=1)
+
+    def occupied_by_type(self) -> np.ndarray:
+        """``occupied`` of every type (the DoL-homes row last)."""
+        return self.used_in_house.sum(axis=1) + self.used_market.sum(axis=1) + self.external.sum(axis=1)
+
     def free_market(self, ptype: int) -> np.ndarray:
         return np.maximum(self.market[ptype] - self.used_market[ptype] - self.external[ptype], 0)
 
