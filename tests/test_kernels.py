@@ -343,3 +343,25 @@ def test_week_dates_equal_the_python_dates():
             got = week_dates(start, weeks)
             pd.testing.assert_index_equal(got, want, exact=True)
             assert got.dtype == want.dtype and got.freq == want.freq
+
+
+# ============================================================================ picking children
+def test_selections_equal_the_numpy_masks():
+    """The compiled picks of children give what the NumPy masks gave: same ids, order and dtype (ids
+    unsorted and repeated too; values at NEVER and the int32 extremes)."""
+    from sim.children import NEVER, aged, flagged, orders_due, placed_in
+
+    rng = np.random.default_rng(11)
+    n = 5000
+    until = rng.choice(np.array([NEVER, NEVER + 1, -2 ** 31, 2 ** 31 - 1, -5, 0, 3, 10, 500], np.int32), n)
+    until = np.where(rng.random(n) < 0.5, until, rng.integers(-100, 100, n)).astype(np.int32)
+    birth = rng.integers(-2000, 200, n).astype(np.int32)
+    placement = rng.integers(0, 10, n)
+    flags = rng.random(n) < 0.7
+    for ids in (np.arange(n), np.sort(rng.choice(n, 300, replace=False)), rng.integers(0, n, 400), np.arange(0)):
+        for week in (-60, 0, 3, 10, 200):
+            assert_same_bits(orders_due(ids, until, week), ids[(until[ids] != NEVER) & (until[ids] <= week)])
+            assert_same_bits(aged(ids, birth, week, 18 * 52), ids[week - birth[ids] >= 18 * 52])
+        for ptype in (0, 6, 9):
+            assert_same_bits(placed_in(ids, placement, ptype), ids[placement[ids] == ptype])
+        assert_same_bits(flagged(ids, flags), ids[flags[ids]])
