@@ -18,7 +18,7 @@ from sim import courts
 from sim.children import (
     AGEING_IN_CARE, BASES, CARE_ORDER, DIRECT_ENTRY, DOL, FUTURE, GONE, INITIAL_EDGE, INITIAL_IN_CARE, JOINS_EDGE,
     LEGAL_STATUS, MHA, NEED, NEVER, NO_BASIS, NOT_LOOKED_AFTER, PRESENT, REMAND, S20, S25, SENTENCE, WEEKS_PER_YEAR,
-    aged, flagged, initial_placement_types, make_geography, synthesise, weekly_dynamics,
+    aged, initial_placement_types, make_geography, synthesise, weekly_dynamics,
 )
 from sim.config import REGIONS, CarePathwaysConfig, schedule_value
 from sim.costs import Ledger, Prices, book_one, price_of
@@ -168,7 +168,7 @@ class CarePathwaysModel(mesa.Model):
         if self._present_ids is None:
             self._present_ids = np.flatnonzero(self.present)
         elif self._departed:
-            self._present_ids = flagged(self._present_ids, self.present)
+            self._present_ids = self._present_ids[self.present[self._present_ids]]
         self._departed = False
         return self._present_ids
 
@@ -243,11 +243,13 @@ class CarePathwaysModel(mesa.Model):
         """
         if len(idx) == 0:
             return
-        if not len(idx) == len(new_la) == len(provider):
-            raise ValueError("idx, new_la and provider differ in length")
         ch, w, dc = self.children, self.week, self.cfg.distress
-        new_type = np.broadcast_to(np.asarray(new_type, np.int64), idx.shape)
-        counted = np.broadcast_to(np.asarray(count_as_move, bool), idx.shape)
+        # One value for all, or one per child (np.full is much cheaper than np.broadcast_to).
+        new_type = np.full(len(idx), new_type, np.int64) if np.ndim(new_type) == 0 else np.asarray(new_type, np.int64)
+        counted = (np.full(len(idx), count_as_move, bool) if np.ndim(count_as_move) == 0
+                   else np.asarray(count_as_move, bool))
+        if not len(idx) == len(new_type) == len(new_la) == len(provider) == len(counted):
+            raise ValueError("idx, new_type, new_la, provider and count_as_move differ in length")
         old = self._vacate(idx)
         cost, mix, n_moves, high_cost = _settle_in(
             idx, new_type, new_la, provider, counted, w, ch.placement, ch.placement_la, ch.provider,

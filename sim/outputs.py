@@ -57,8 +57,9 @@ class EventLog:
 
     def __init__(self):
         # A national run logs some 60 batches of a few events a week: written into arrays that double
-        # when full, rather than twelve new small arrays per batch joined at the end.
-        self._columns = [np.empty(4096, dtype) for dtype in self.DTYPES]
+        # when full, rather than twelve new small arrays per batch joined at the end.  Rows not yet used
+        # hold each field's default, so a field left at its default costs nothing to record.
+        self._columns = [self._unused(4096, fill, dtype) for fill, dtype in zip(self._FILL, self.DTYPES)]
         self._n = 0
 
     def add(self, week: int, child: np.ndarray, event: str, *, order_id=-1, basis=0, from_type=NO_TYPE,
@@ -72,13 +73,24 @@ class EventLog:
             return
         start, end = self._n, self._n + n
         if end > len(self._columns[0]):
-            self._columns = [np.concatenate([col[:start], np.empty(max(end, 2 * len(col)) - start, col.dtype)])
-                             for col in self._columns]
+            self._columns = [np.concatenate([col[:start], self._unused(max(end, 2 * len(col)) - start, fill, col.dtype)])
+                             for fill, col in zip(self._FILL, self._columns)]
         values = (week, child, EV[event], order_id, basis, from_type, to_type, placement_la, weekly_cost, payer,
                   RS[reason] if isinstance(reason, str) else reason, agency)
-        for col, value in zip(self._columns, values):
-            col[start:end] = value  # cast to the column's type as astype does (unsafe casting)
+        for col, value, fill in zip(self._columns, values, self._FILL):
+            if value is not fill:  # a field left at its default: the row holds it already
+                col[start:end] = value  # cast to the column's type as astype does (unsafe casting)
         self._n = end
+
+    # What an unused row holds: each field's default (the objects in ``add``'s signature; the reason's
+    # code), and for week, child and event, which are always given, a placeholder.
+    _FILL = (None, None, None) + tuple(map(add.__kwdefaults__.get, (
+        "order_id", "basis", "from_type", "to_type", "placement_la", "weekly_cost", "payer"))) + (
+        RS[""], add.__kwdefaults__["agency"])
+
+    @staticmethod
+    def _unused(n: int, fill, dtype) -> np.ndarray:
+        return np.full(n, 0 if fill is None else fill, dtype)
 
     def count(self, event: str) -> int:
         return int((self._columns[2][:self._n] == EV[event]).sum())

@@ -409,17 +409,21 @@ def _place_along_chains(wanted, chains, child_la, priority, age, min_age, draw_i
                 i = dol_seek[j]
                 new_type[i], new_la[i], provider[i], moved[i] = RESIDENTIAL, la[j], DOL_HOME, True
     todo = np.empty(n, np.int64)
-    for want in range(n_types):
-        if chains[want, 0] < 0:
-            continue
+    # The requests by wanted type, ascending (as np.unique gives the types), each group in batch order.
+    by_want = _argsort_stable(wanted)
+    end = 0
+    while end < n:
+        first, want = end, wanted[by_want[end]]
+        while end < n and wanted[by_want[end]] == want:
+            end += 1
+        group = by_want[first:end]
         for step in range(chains.shape[1]):
             ptype = chains[want, step]
             if ptype < 0:
                 break
             m = 0
-            for i in range(n):
-                if (wanted[i] == want and not moved[i] and age[i] >= min_age[ptype]
-                        and (ptype != last_resort or refused[i])):
+            for i in group:
+                if not moved[i] and age[i] >= min_age[ptype] and (ptype != last_resort or refused[i]):
                     todo[m] = i
                     m += 1
             if m == 0:
@@ -443,7 +447,7 @@ def _place_along_chains(wanted, chains, child_la, priority, age, min_age, draw_i
                 if placed[j]:
                     i = batch[j]
                     new_type[i], new_la[i], provider[i], moved[i] = ptype, la[j], prov[j], True
-        for i in range(n):
-            if wanted[i] == want and not moved[i]:
+        for i in group:
+            if not moved[i]:
                 waiting[want] += 1
     return moved, new_type, new_la, provider, waiting

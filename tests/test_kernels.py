@@ -349,7 +349,7 @@ def test_week_dates_equal_the_python_dates():
 def test_selections_equal_the_numpy_masks():
     """The compiled picks of children give what the NumPy masks gave: same ids, order and dtype (ids
     unsorted and repeated too; values at NEVER and the int32 extremes)."""
-    from sim.children import NEVER, aged, flagged, orders_due, placed_in
+    from sim.children import NEVER, aged, orders_due, placed_in
 
     rng = np.random.default_rng(11)
     n = 5000
@@ -357,11 +357,9 @@ def test_selections_equal_the_numpy_masks():
     until = np.where(rng.random(n) < 0.5, until, rng.integers(-100, 100, n)).astype(np.int32)
     birth = rng.integers(-2000, 200, n).astype(np.int32)
     placement = rng.integers(0, 10, n)
-    flags = rng.random(n) < 0.7
     for ids in (np.arange(n), np.sort(rng.choice(n, 300, replace=False)), rng.integers(0, n, 400), np.arange(0)):
         for week in (-60, 0, 3, 10, 200):
             assert_same_bits(orders_due(ids, until, week), ids[(until[ids] != NEVER) & (until[ids] <= week)])
             assert_same_bits(aged(ids, birth, week, 18 * 52), ids[week - birth[ids] >= 18 * 52])
         for ptype in (0, 6, 9):
             assert_same_bits(placed_in(ids, placement, ptype), ids[placement[ids] == ptype])
-        assert_same_bits(flagged(ids, flags), ids[flags[ids]])
