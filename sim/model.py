@@ -517,7 +517,8 @@ class CarePathwaysModel(mesa.Model):
 
     def _arrivals(self, w: int) -> None:
         ch = self.children
-        end = int(np.searchsorted(ch.arrival_week, w, side="right"))
+        # The week as the arrival weeks' type: a Python int would make searchsorted convert the whole array.
+        end = int(np.searchsorted(ch.arrival_week, ch.arrival_week.dtype.type(w), side="right"))
         new = np.arange(self._next_arrival, end)
         self._next_arrival = end
         joiners = new[ch.arrival_kind[new] == JOINS_EDGE]
