@@ -25,7 +25,7 @@ from sim.costs import Ledger, Prices, book_one, price_of
 from sim.outputs import RS, Census, EventLog, Tally, WeeklyTable, census
 from sim.placements import (
     CUSTODY, FAMILY, FOSTER_AGENCY, FOSTER_INHOUSE, MARKET, NO_PROVIDER, PLACEMENT_TYPES, RESIDENTIAL, SECURE,
-    SUPPORTED, THERAPEUTIC, TIER4, UNREGISTERED, Capacity, of_type, occupy_each, stochastic_round, DOL_HOME, DOL_HOMES,
+    SUPPORTED, THERAPEUTIC, TIER4, UNREGISTERED, Capacity, of_type, occupy_each, stochastic_round, DOL_HOMES,
 )
 from sim.placements import PAYERS
 from sim.randomness import Streams
@@ -47,7 +47,7 @@ PLANNED = {k: tuple(t for t in v if t != UNREGISTERED) for k, v in FALLBACK.item
 
 def _chain_table(chains: dict[int, tuple[int, ...]]) -> np.ndarray:
     """The chains as rows of a table (by wanted type, padded with -1), for the compiled search."""
-    table = np.full((len(PLACEMENT_TYPES), max(map(len, FALLBACK.values()))), -1, np.int64)
+    table = np.full((len(PLACEMENT_TYPES), max(map(len, chains.values()))), -1, np.int64)
     for want, chain in chains.items():
         table[want, :len(chain)] = chain
     return table
@@ -228,9 +228,9 @@ class CarePathwaysModel(mesa.Model):
     def _vacate(self, idx: np.ndarray) -> np.ndarray:
         """Children leave their current places: the place is freed, its cost unbooked, the spell closed."""
         ch, cap = self.children, self.capacity
-        old, high_cost = _vacate(idx, self.week, ch.placement, ch.placement_la, ch.provider, ch.placement_start,
-                                 ch.weekly_cost, ch.payer_mix, ch.la, ch.weeks_by_placement, cap.unlimited,
-                                 cap.used_in_house, cap.used_market, *self._books())
+        old, high_cost = _free_places(idx, self.week, ch.placement, ch.placement_la, ch.provider, ch.placement_start,
+                                      ch.weekly_cost, ch.payer_mix, ch.la, ch.weeks_by_placement, cap.unlimited,
+                                      cap.used_in_house, cap.used_market, *self._books())
         self.ledger.high_cost += high_cost
         cap.settle()  # a vacated place above a year's cut closes at once
         return old
@@ -331,8 +331,9 @@ class CarePathwaysModel(mesa.Model):
             wanted, chains, ch.la[idx], ch.distress[idx], ch.age_years(idx, self.week), self.min_age,
             np.asarray(idx, np.int64), self.refusal_probability(idx), self._refusal_keys, MARKET_REFUSES, HOMES,
             UNREGISTERED if may_wait else -1, dol_seek)
-        for t in np.flatnonzero(waiting):
-            self.tally.add(f"waiting_{PLACEMENT_TYPES[t]}", int(waiting[t]))
+        for t, n_waiting in enumerate(waiting.tolist()):
+            if n_waiting:
+                self.tally.add(f"waiting_{PLACEMENT_TYPES[t]}", n_waiting)
         if may_wait:
             waits = idx[~moved]
             ch.pending_type[waits] = wanted[~moved]
@@ -674,13 +675,14 @@ class CarePathwaysModel(mesa.Model):
 # A move (some 16 times a week) or a change of legal basis (15) touches a few children's places, costs,
 # spells and counts: each of these loops replaces a dozen or more small NumPy calls (a fixed cost of
 # microseconds each).  The order of the additions to the running totals is the children's order, as
-# ``np.add.at`` took them, so the totals are the same bit for bit.  Compiled as in ``sim.placements`` (cached, bounds checked).
+# ``np.add.at`` took them, so the totals are the same bit for bit.  Compiled as in ``sim.placements``
+# (cached, bounds checked).
 _jit = numba.njit(cache=True, boundscheck=True)
 
 
 @_jit
-def _vacate(idx, week, placement, placement_la, provider, placement_start, weekly_cost, payer_mix, la,
-            weeks_by_placement, unlimited, used_in_house, used_market, by_type_mix, la_share_by_la, mix_table):
+def _free_places(idx, week, placement, placement_la, provider, placement_start, weekly_cost, payer_mix, la,
+                 weeks_by_placement, unlimited, used_in_house, used_market, by_type_mix, la_share_by_la, mix_table):
     """Free the children's places (without settling capacity), unbook their costs and close their
     spells (``CarePathwaysModel._vacate``); returns their placement types and the change in the
     number of high-cost placements."""

@@ -73,7 +73,8 @@ class EventLog:
             return
         start, end = self._n, self._n + n
         if end > len(self._columns[0]):
-            self._columns = [np.concatenate([col[:start], self._unused(max(end, 2 * len(col)) - start, fill, col.dtype)])
+            size = max(end, 2 * len(self._columns[0]))
+            self._columns = [np.concatenate([col[:start], self._unused(size - start, fill, col.dtype)])
                              for fill, col in zip(self._FILL, self._columns)]
         values = (week, child, EV[event], order_id, basis, from_type, to_type, placement_la, weekly_cost, payer,
                   RS[reason] if isinstance(reason, str) else reason, agency)

@@ -401,9 +401,9 @@ def _place_along_chains(wanted, chains, child_la, priority, age, min_age, draw_i
     refused = np.zeros(n, np.bool_)  # by a provider at one of the ``homes`` types
     waiting = np.zeros(n_types, np.int64)
     if len(dol_seek):
-        placed, la, prov = _find_into(DOL_HOMES, child_la[dol_seek], priority[dol_seek], np.ones(len(dol_seek), np.bool_),
-                                      unlimited, in_house, used_in_house, market, used_market, external, la_region,
-                                      la_by_region, region_start, region_end)
+        placed, la, prov = _find_into(DOL_HOMES, child_la[dol_seek], priority[dol_seek],
+                                      np.ones(len(dol_seek), np.bool_), unlimited, in_house, used_in_house, market,
+                                      used_market, external, la_region, la_by_region, region_start, region_end)
         for j in range(len(dol_seek)):
             if placed[j]:
                 i = dol_seek[j]
