@@ -368,3 +368,50 @@ def distress_and_harm(idx, key, week, distress, scar, harm_incidents, need_load,
             hits[n_hit] = c
             n_hit += 1
     return hits[:n_hit].copy()
+
+
+# ==================================================================== compiled selections
+# Each week some mechanisms pick, among the ~100,000 children present, the few whose order falls due,
+# who turn 18 or who are in a Tier 4 bed.  As NumPy each pick is a gather, a comparison or two and a
+# mask, a pass over the population each; one compiled pass is faster (about a quarter, in a run: the
+# passes are bound by reading memory).  They keep the order of ``act``.
+_select = numba.njit(cache=True, boundscheck=True)
+
+
+@_select
+def orders_due(act, order_until, week):
+    """``act[(order_until[act] != NEVER) & (order_until[act] <= week)]``: the children whose order's
+    term or review falls by ``week``."""
+    out = np.empty(len(act), np.int64)
+    n = 0
+    for c in act:
+        until = order_until[c]
+        if until != NEVER and until <= week:
+            out[n] = c
+            n += 1
+    return out[:n].copy()
+
+
+@_select
+def aged(act, birth_week, week, age_weeks):
+    """``act[week - birth_week[act] >= age_weeks]``: the children at least ``age_weeks`` old."""
+    out = np.empty(len(act), np.int64)
+    n = 0
+    for c in act:
+        if week - birth_week[c] >= age_weeks:
+            out[n] = c
+            n += 1
+    return out[:n].copy()
+
+
+@_select
+def placed_in(act, placement, ptype):
+    """``act[placement[act] == ptype]``: the children placed in a type of placement."""
+    out = np.empty(len(act), np.int64)
+    n = 0
+    for c in act:
+        if placement[c] == ptype:
+            out[n] = c
+            n += 1
+    return out[:n].copy()
+

@@ -5,10 +5,15 @@ year's price index.  A DoL order in a registered home brings 2:1 or 3:1 staffing
 (T5-005).  Some packages have two payers: specialist therapeutic care is shared with the NHS, and a
 child with autism or a learning disability in a home is part-funded by education.  Running totals by
 placement type, payer mix and LA are kept as children move, so the weekly books cost nothing per child.
+
+Moves and changes of order price and book a handful of children at a time, some 50 times a week, so
+pricing and booking are per-child compiled functions (``price_of``, ``book_one``; numba, as in
+``sim.placements``) that the model's compiled moves call, not a dozen small NumPy calls per batch.
 """
 
 from __future__ import annotations
 
+import numba
 import numpy as np
 
 from sim.config import CarePathwaysConfig, schedule_value
@@ -46,22 +51,15 @@ class Prices:
         self.single_mix = np.array([payer_of[getattr(cfg.placements, t).payer] for t in PLACEMENT_TYPES])
         self.index = 1.0
         self.mix_table = payer_mix_table(cfg)
+        self.main_payer = self.mix_table.argmax(axis=1)  # the payer with the largest share of each mix
+
+    def dol_weekly_cost(self) -> float:
+        """The weekly cost of a registered home with the staffing a DoL order brings, at this year's prices."""
+        return self.cfg.orders.dol_in_registered_home_weekly_cost_gbp * self.index
 
     def set_year(self, year: int) -> None:
         self.index = schedule_value(self.cfg.funding.cost_index_by_year, year) if year <= max(
             self.cfg.funding.cost_index_by_year) else 1.0
-
-    def price(self, ptype: np.ndarray, dol: np.ndarray, autism_ld: np.ndarray) -> tuple[np.ndarray, np.ndarray]:
-        """Weekly cost and payer mix for children in these placement types."""
-        cost = self.base[ptype] * self.index
-        in_home = (ptype == RESIDENTIAL) | (ptype == THERAPEUTIC)
-        cost = np.where(dol & in_home, self.cfg.orders.dol_in_registered_home_weekly_cost_gbp * self.index, cost)
-        mix = self.single_mix[ptype].copy()
-        therapeutic = ptype == THERAPEUTIC
-        mix[therapeutic] = LA_NHS
-        mix[in_home & autism_ld] = LA_EDUCATION
-        mix[therapeutic & autism_ld] = LA_NHS_EDUCATION
-        return cost, mix
 
     def two_payers(self, ptype: np.ndarray, autism_ld: np.ndarray) -> np.ndarray:
         """Packages that need a funding agreement between payers before they can start."""
@@ -77,11 +75,6 @@ class Ledger:
         self.high_cost = 0
         self.mix_table = mix_table
 
-    def change(self, ptype: np.ndarray, mix: np.ndarray, cost: np.ndarray, child_la: np.ndarray, sign: int) -> None:
-        np.add.at(self.by_type_mix, (ptype, mix), sign * cost)
-        np.add.at(self.la_share_by_la, child_la, sign * cost * self.mix_table[mix, LA_PAYER])
-        self.high_cost += sign * int((cost >= HIGH_COST_GBP).sum())
-
     def spend_by_type(self) -> np.ndarray:
         return self.by_type_mix.sum(axis=1)
 
@@ -89,4 +82,35 @@ class Ledger:
         return self.by_type_mix.sum(axis=0) @ self.mix_table
 
 
-__all__ = ["HIGH_COST_GBP", "Ledger", "Prices", "payer_mix_table"]
+# ==================================================================== compiled per-child functions
+_jit = numba.njit(cache=True, boundscheck=True)
+
+
+@_jit
+def price_of(ptype, dol, autism_ld, base, index, dol_weekly_cost, single_mix):
+    """Weekly cost and payer mix of one child's placement (``Prices``: ``base`` and ``single_mix`` by
+    type, this year's ``index`` and ``dol_weekly_cost``).
+
+    A DoL order in a registered home brings its own staffing cost; specialist therapeutic care is shared
+    with the NHS, and a home for a child with autism or a learning disability with education."""
+    in_home = ptype == RESIDENTIAL or ptype == THERAPEUTIC
+    cost = dol_weekly_cost if dol and in_home else base[ptype] * index
+    if ptype == THERAPEUTIC:
+        mix = LA_NHS_EDUCATION if autism_ld else LA_NHS
+    elif in_home and autism_ld:
+        mix = LA_EDUCATION
+    else:
+        mix = single_mix[ptype]
+    return cost, mix
+
+
+@_jit
+def book_one(by_type_mix, la_share_by_la, mix_table, ptype, mix, cost, child_la, sign):
+    """Add (sign +1) or take away (-1) one child's weekly cost in the ``Ledger`` totals; returns 1 for
+    a high-cost placement (to add to ``high_cost`` times the sign), else 0."""
+    by_type_mix[ptype, mix] += sign * cost
+    la_share_by_la[child_la] += sign * cost * mix_table[mix, LA_PAYER]
+    return 1 if cost >= HIGH_COST_GBP else 0
+
+
+__all__ = ["HIGH_COST_GBP", "Ledger", "Prices", "book_one", "payer_mix_table", "price_of"]

@@ -12,7 +12,7 @@ from __future__ import annotations
 
 import numpy as np
 
-from sim.children import DOL, MHA, NEVER, NO_BASIS, NOT_LOOKED_AFTER, REMAND, S25, SENTENCE
+from sim.children import DOL, MHA, NEVER, NO_BASIS, NOT_LOOKED_AFTER, REMAND, S25, SENTENCE, orders_due, placed_in
 
 ORDER_OF_BASIS = {S25: "s25", DOL: "dol", MHA: "mha"}
 
@@ -89,7 +89,7 @@ def review_orders(model, w: int) -> None:
 
     ch, cfg = model.children, model.cfg
     act = model.present_children()
-    due = act[(ch.order_until[act] != NEVER) & (ch.order_until[act] <= w)]
+    due = orders_due(act, ch.order_until, w)
     basis = ch.basis[due]
     # A DoL order is renewed while the restrictions are still needed: distress within a margin of the
     # DoL threshold (a child on a DoL order while waiting for a secure bed is judged the same way).
@@ -146,7 +146,7 @@ def review_orders(model, w: int) -> None:
         model.place(home, np.zeros(len(home), np.int64), "custody", count_as_move=False)
 
     # --- Tier 4: ready for discharge once calmer; waits (NHS-paid) for a step-down place -------
-    in_t4 = act[ch.placement[act] == TIER4]
+    in_t4 = placed_in(act, ch.placement, TIER4)
     long_enough = w - ch.placement_start[in_t4] >= cfg.orders.tier4_min_weeks
     t4_thr = model.child_threshold("tier4", in_t4)
     ready = in_t4[long_enough & (ch.distress[in_t4] < t4_thr - cfg.pathway.step_down_margin)]

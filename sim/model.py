@@ -10,21 +10,22 @@ from __future__ import annotations
 import datetime as dt
 
 import mesa
+import numba
 import numpy as np
 
 from sim import agencies as ag
 from sim import courts
 from sim.children import (
     AGEING_IN_CARE, BASES, CARE_ORDER, DIRECT_ENTRY, DOL, FUTURE, GONE, INITIAL_EDGE, INITIAL_IN_CARE, JOINS_EDGE,
-    LEGAL_STATUS, MHA, NEVER, NO_BASIS, NOT_LOOKED_AFTER, PRESENT, REMAND, S20, S25, SENTENCE, WEEKS_PER_YEAR,
-    initial_placement_types, make_geography, synthesise, weekly_dynamics,
+    LEGAL_STATUS, MHA, NEED, NEVER, NO_BASIS, NOT_LOOKED_AFTER, PRESENT, REMAND, S20, S25, SENTENCE, WEEKS_PER_YEAR,
+    aged, initial_placement_types, make_geography, synthesise, weekly_dynamics,
 )
 from sim.config import REGIONS, CarePathwaysConfig, schedule_value
-from sim.costs import Ledger, Prices
+from sim.costs import Ledger, Prices, book_one, price_of
 from sim.outputs import RS, Census, EventLog, Tally, WeeklyTable, census
 from sim.placements import (
     CUSTODY, FAMILY, FOSTER_AGENCY, FOSTER_INHOUSE, MARKET, NO_PROVIDER, PLACEMENT_TYPES, RESIDENTIAL, SECURE,
-    SUPPORTED, THERAPEUTIC, TIER4, UNREGISTERED, Capacity, of_type, stochastic_round, DOL_HOME, DOL_HOMES,
+    SUPPORTED, THERAPEUTIC, TIER4, UNREGISTERED, Capacity, of_type, occupy_each, stochastic_round, DOL_HOMES,
 )
 from sim.placements import PAYERS
 from sim.randomness import Streams
@@ -42,6 +43,24 @@ FALLBACK = {
 }
 # Planned moves (step-down, discharge) wait for a registered place rather than take an unregistered one.
 PLANNED = {k: tuple(t for t in v if t != UNREGISTERED) for k, v in FALLBACK.items()}
+
+
+def _chain_table(chains: dict[int, tuple[int, ...]]) -> np.ndarray:
+    """The chains as rows of a table (by wanted type, padded with -1), for the compiled search."""
+    table = np.full((len(PLACEMENT_TYPES), max(map(len, chains.values()))), -1, np.int64)
+    for want, chain in chains.items():
+        table[want, :len(chain)] = chain
+    return table
+
+
+FALLBACK_CHAINS = _chain_table(FALLBACK)
+PLANNED_CHAINS = _chain_table(PLANNED)
+EXACT_CHAINS = _chain_table({k: (k,) for k in FALLBACK})  # an agreed package: the type wanted only
+# Independent providers of these types may refuse a child; a refusal by a children's home (HOMES) is what
+# lets a child who may wait take an unregistered setting instead (see ``place``).
+MARKET_REFUSES = of_type(np.arange(len(PLACEMENT_TYPES)), FOSTER_AGENCY, RESIDENTIAL, THERAPEUTIC, SUPPORTED)
+HOMES = of_type(np.arange(len(PLACEMENT_TYPES)), RESIDENTIAL, THERAPEUTIC)
+_NOWHERE = np.zeros(0, np.int64)
 
 
 class CarePathwaysModel(mesa.Model):
@@ -79,6 +98,9 @@ class CarePathwaysModel(mesa.Model):
         self.breakdown_base = np.array([getattr(cfg.breakdown.base_per_week, t) for t in PLACEMENT_TYPES])
         self.breakdown_tolerance = np.array([getattr(cfg.breakdown.tolerance, t) for t in PLACEMENT_TYPES])
         self.min_age = np.array([getattr(cfg.placements, t).min_age for t in PLACEMENT_TYPES])
+        # Keys of the providers' refusal draws (``provider_refuses``), by placement type.
+        self._refusal_keys = np.array([self.streams.key(f"provider_accepts:{t}", 0) if MARKET_REFUSES[t] else 0
+                                       for t in range(len(PLACEMENT_TYPES))], np.uint64)
         children_by_la = self.geo.la_weight * (facts["n_care"] + facts["n_edge"])
         self.roster = ag.Roster(self, cfg, self.geo.n_la, len(REGIONS), children_by_la, REGIONS, self.geo.la_names)
         self.refresh_thresholds()
@@ -186,30 +208,31 @@ class CarePathwaysModel(mesa.Model):
         area = self.roster.area_of(kind, ch.la[idx], ch.region[idx])
         return self.roster.uid[kind][area]
 
-    def _book(self, idx: np.ndarray, sign: int) -> None:
-        ch = self.children
-        self.ledger.change(ch.placement[idx].astype(np.int64), ch.payer_mix[idx].astype(np.int64),
-                           ch.weekly_cost[idx], ch.la[idx], sign)
+    def _prices(self) -> tuple:
+        """This year's prices, as ``price_of`` takes them."""
+        p = self.prices
+        return p.base, p.index, p.dol_weekly_cost(), p.single_mix
+
+    def _books(self) -> tuple:
+        """The ledger's running totals, as ``book_one`` takes them."""
+        return self.ledger.by_type_mix, self.ledger.la_share_by_la, self.ledger.mix_table
 
     def reprice(self, idx: np.ndarray) -> None:
         """Recompute weekly cost and payer mix (placement, DoL staffing, year's prices)."""
         if len(idx) == 0:
             return
         ch = self.children
-        self._book(idx, -1)
-        cost, mix = self.prices.price(ch.placement[idx].astype(np.int64), ch.basis[idx] == DOL,
-                                      ch.has("autism_ld", idx))
-        ch.weekly_cost[idx] = cost
-        ch.payer_mix[idx] = mix
-        self._book(idx, +1)
+        self.ledger.high_cost += _reprice(idx, ch.placement, ch.basis, ch.needs[NEED["autism_ld"]], ch.la,
+                                          ch.weekly_cost, ch.payer_mix, *self._prices(), *self._books())
 
     def _vacate(self, idx: np.ndarray) -> np.ndarray:
         """Children leave their current places: the place is freed, its cost unbooked, the spell closed."""
-        ch = self.children
-        old = ch.placement[idx].astype(np.int64)
-        self.capacity.occupy(old, ch.placement_la[idx], ch.provider[idx], -1)
-        self._book(idx, -1)
-        ch.weeks_by_placement[idx, old] += self.week - ch.placement_start[idx]
+        ch, cap = self.children, self.capacity
+        old, high_cost = _free_places(idx, self.week, ch.placement, ch.placement_la, ch.provider, ch.placement_start,
+                                      ch.weekly_cost, ch.payer_mix, ch.la, ch.weeks_by_placement, cap.unlimited,
+                                      cap.used_in_house, cap.used_market, *self._books())
+        self.ledger.high_cost += high_cost
+        cap.settle()  # a vacated place above a year's cut closes at once
         return old
 
     def move(self, idx: np.ndarray, new_type, new_la: np.ndarray, provider: np.ndarray, reason: str,
@@ -221,29 +244,24 @@ class CarePathwaysModel(mesa.Model):
         if len(idx) == 0:
             return
         ch, w, dc = self.children, self.week, self.cfg.distress
-        new_type = np.broadcast_to(np.asarray(new_type, np.int64), idx.shape)
+        # One value for all, or one per child (np.full is much cheaper than np.broadcast_to).
+        new_type = np.full(len(idx), new_type, np.int64) if np.ndim(new_type) == 0 else np.asarray(new_type, np.int64)
+        counted = (np.full(len(idx), count_as_move, bool) if np.ndim(count_as_move) == 0
+                   else np.asarray(count_as_move, bool))
+        if not len(idx) == len(new_type) == len(new_la) == len(provider) == len(counted):
+            raise ValueError("idx, new_type, new_la, provider and count_as_move differ in length")
         old = self._vacate(idx)
-        ch.placement[idx] = new_type
-        ch.placement_la[idx] = new_la
-        ch.provider[idx] = provider
-        ch.placement_start[idx] = w
-        cost, mix = self.prices.price(new_type, ch.basis[idx] == DOL, ch.has("autism_ld", idx))
-        ch.weekly_cost[idx] = cost
-        ch.payer_mix[idx] = mix
-        self._book(idx, +1)
-        ch.calm_weeks[idx] = 0
-        counted = idx if count_as_move is True else idx[np.broadcast_to(count_as_move, idx.shape)]
-        if len(counted):
-            ch.moves[counted] += 1
-            ch.moves_this_year[counted] += 1
-            out_of_area = ch.placement_la[counted] != ch.la[counted]
-            # Moves break relationships (learning point 5): distress now, a lasting scar later.
-            ch.distress[counted] = np.minimum(ch.distress[counted] + dc.move_shock + dc.out_of_area_shock * out_of_area, 1)
-            ch.scar[counted] += dc.scar_per_move
-            self.tally.add("moves", len(counted))
+        cost, mix, n_moves, high_cost = _settle_in(
+            idx, new_type, new_la, provider, counted, w, ch.placement, ch.placement_la, ch.provider,
+            ch.placement_start, ch.calm_weeks, ch.basis, ch.needs[NEED["autism_ld"]], ch.la, ch.weekly_cost,
+            ch.payer_mix, ch.moves, ch.moves_this_year, ch.distress, ch.scar, dc.move_shock, dc.out_of_area_shock,
+            dc.scar_per_move, *self._prices(), *self._books())
+        self.ledger.high_cost += high_cost
+        if n_moves:
+            self.tally.add("moves", n_moves)
         self.events.add(w, idx, "move", order_id=ch.order_id[idx], basis=ch.basis[idx], from_type=old,
                         to_type=new_type, placement_la=new_la, weekly_cost=cost,
-                        payer=self.prices.mix_table[mix].argmax(axis=1), reason=reason, agency=agency)
+                        payer=self.prices.main_payer[mix], reason=reason, agency=agency)
         dol_mask = ch.basis[idx] == DOL
         under_dol = idx[dol_mask]
         if isinstance(reason, np.ndarray):
@@ -260,8 +278,7 @@ class CarePathwaysModel(mesa.Model):
         if len(idx) == 0:
             return
         ch, w = self.children, self.week
-        old = ch.basis[idx].astype(np.int64)
-        ch.weeks_by_basis[idx, old] += np.where(old != NO_BASIS, w - ch.basis_start[idx], 0)
+        was_dol = _close_basis_spells(idx, w, ch.basis, ch.basis_start, ch.weeks_by_basis)
         ch.basis[idx] = basis
         ch.basis_start[idx] = w
         ch.order_until[idx] = until
@@ -271,7 +288,7 @@ class CarePathwaysModel(mesa.Model):
             ch.order_id[idx] = self.new_orders(len(idx)) if order_id is None else order_id
             ch.order_start[idx] = w
             ch.ever_deprived[idx] = True
-        if (old == DOL).any() or basis == DOL:
+        if was_dol or basis == DOL:
             self.reprice(idx)
 
     def provider_refuses(self, ptype: int, idx: np.ndarray) -> np.ndarray:
@@ -282,10 +299,13 @@ class CarePathwaysModel(mesa.Model):
         one draw per child and type (week 0), so a child refused at a given distress keeps being refused
         until calmer, and a provider that took a child gives notice if the child's distress rises past it.
         """
+        return self.streams.uniform(f"provider_accepts:{ptype}", 0, idx) < self.refusal_probability(idx)
+
+    def refusal_probability(self, idx: np.ndarray) -> np.ndarray:
+        """The chance that an independent provider refuses each child (see ``provider_refuses``)."""
         ch = self.children
-        p = (self.cfg.placements.market_refusal * self.levers.market_refusal_factor * ch.distress[idx] ** 2
-             * (1 + ch.has("risk_to_others", idx)))
-        return self.streams.uniform(f"provider_accepts:{ptype}", 0, idx) < p
+        return (self.cfg.placements.market_refusal * self.levers.market_refusal_factor * ch.distress[idx] ** 2
+                * (1 + ch.has("risk_to_others", idx)))
 
     def place(self, idx: np.ndarray, wanted: np.ndarray, reason: str, agency_kind: str = "childrens_social_care",
               planned: bool = False, count_as_move: bool | np.ndarray = True, exact: bool = False,
@@ -300,48 +320,20 @@ class CarePathwaysModel(mesa.Model):
         about a thousand children a year, staying for months).
         """
         ch = self.children
-        moved = np.zeros(len(idx), bool)
         if len(idx) == 0:
-            return moved
-        chains = {k: (k,) for k in FALLBACK} if exact else PLANNED if planned else FALLBACK
-        refused = np.zeros(len(idx), bool)  # by a registered children's home
-        priority = ch.distress[idx]
-        age = ch.age_years(idx, self.week)
-        new_type = np.full(len(idx), -1, np.int64)
-        new_la = np.full(len(idx), -1, np.int64)
-        provider = np.full(len(idx), NO_PROVIDER, np.int8)
+            return np.zeros(0, bool)
+        chains = EXACT_CHAINS if exact else PLANNED_CHAINS if planned else FALLBACK_CHAINS
+        wanted = np.asarray(wanted, np.int64)
+        dol_seek = _NOWHERE
         if self.levers.dol_home_places > 0:
-            seek = np.flatnonzero((wanted == RESIDENTIAL) & (ch.basis[idx] == DOL))
-            if len(seek):
-                found = self.capacity.find(DOL_HOMES, ch.la[idx[seek]], priority[seek])
-                got = seek[found.placed]
-                new_type[got] = RESIDENTIAL
-                new_la[got] = found.la[found.placed]
-                provider[got] = DOL_HOME
-                moved[got] = True
-        for want in np.unique(wanted):
-            group = np.flatnonzero(wanted == want)
-            for ptype in chains[int(want)]:
-                todo = group[~moved[group]]
-                todo = todo[age[todo] >= self.min_age[ptype]]
-                if may_wait and ptype == UNREGISTERED:
-                    todo = todo[refused[todo]]
-                if len(todo) == 0:
-                    continue
-                market_ok = None
-                if ptype in (FOSTER_AGENCY, RESIDENTIAL, THERAPEUTIC, SUPPORTED):
-                    market_ok = ~self.provider_refuses(ptype, idx[todo])
-                    if ptype in (RESIDENTIAL, THERAPEUTIC):
-                        refused[todo[~market_ok]] = True
-                found = self.capacity.find(ptype, ch.la[idx[todo]], priority[todo], market_ok=market_ok)
-                got = todo[found.placed]
-                new_type[got] = ptype
-                new_la[got] = found.la[found.placed]
-                provider[got] = found.provider[found.placed]
-                moved[got] = True
-            waiting = int((~moved[group]).sum())
-            if waiting:
-                self.tally.add(f"waiting_{PLACEMENT_TYPES[int(want)]}", waiting)
+            dol_seek = np.flatnonzero((wanted == RESIDENTIAL) & (ch.basis[idx] == DOL))
+        moved, new_type, new_la, provider, waiting = self.capacity.place_along_chains(
+            wanted, chains, ch.la[idx], ch.distress[idx], ch.age_years(idx, self.week), self.min_age,
+            np.asarray(idx, np.int64), self.refusal_probability(idx), self._refusal_keys, MARKET_REFUSES, HOMES,
+            UNREGISTERED if may_wait else -1, dol_seek)
+        for t, n_waiting in enumerate(waiting.tolist()):
+            if n_waiting:
+                self.tally.add(f"waiting_{PLACEMENT_TYPES[t]}", n_waiting)
         if may_wait:
             waits = idx[~moved]
             ch.pending_type[waits] = wanted[~moved]
@@ -526,7 +518,8 @@ class CarePathwaysModel(mesa.Model):
 
     def _arrivals(self, w: int) -> None:
         ch = self.children
-        end = int(np.searchsorted(ch.arrival_week, w, side="right"))
+        # The week as the arrival weeks' type: a Python int would make searchsorted convert the whole array.
+        end = int(np.searchsorted(ch.arrival_week, ch.arrival_week.dtype.type(w), side="right"))
         new = np.arange(self._next_arrival, end)
         self._next_arrival = end
         joiners = new[ch.arrival_kind[new] == JOINS_EDGE]
@@ -562,7 +555,7 @@ class CarePathwaysModel(mesa.Model):
     def _ageing_out(self, w: int) -> None:
         ch = self.children
         act = self.present_children()
-        turning = act[w - ch.birth_week[act] >= 18 * WEEKS_PER_YEAR]
+        turning = aged(act, ch.birth_week, w, 18 * WEEKS_PER_YEAR)
         if len(turning) == 0:
             return
         with_order = turning[ch.basis[turning] != NO_BASIS]
@@ -588,20 +581,15 @@ class CarePathwaysModel(mesa.Model):
         if w < 0:  # burn-in: budgets still count, nothing is recorded
             return
         self.in_care_this_year[ic] = True
-        row = {"week": w, "year": self.year, "children_present": len(act) * s, "children_in_care": len(ic) * s,
-               "edge_of_care": (len(act) - len(ic)) * s}
+        table, n_types = self.weekly, len(PLACEMENT_TYPES)
         by_type = k.by_type
-        for i, t in enumerate(PLACEMENT_TYPES):
-            row[f"children_{t}"] = by_type[i] * s
-            row[f"capacity_{t}"] = cap.places(i) * s
-            row[f"occupancy_{t}"] = cap.occupied(i) * s if not cap.unlimited[i] else by_type[i] * s
-        for i, b in enumerate(BASES):
-            row[f"legal_{b}"] = k.by_basis[i] * s
-        for i, name in enumerate(LEGAL_STATUS[1:], start=1):
-            row[f"looked_after_{name}"] = k.by_legal[i] * s
-        for i, r in enumerate(REGIONS):
-            row[f"region_{r}"] = k.by_region[i] * s
-        row["out_of_area"] = float(k.out_of_area) * s
+        table.put_each(w, "children_", PLACEMENT_TYPES, by_type * s)
+        table.put_each(w, "capacity_", PLACEMENT_TYPES, cap.places_by_type()[:n_types] * s)
+        occupied = np.where(cap.unlimited[:n_types], by_type, cap.occupied_by_type()[:n_types])
+        table.put_each(w, "occupancy_", PLACEMENT_TYPES, occupied * s)
+        table.put_each(w, "legal_", BASES, k.by_basis * s)
+        table.put_each(w, "looked_after_", LEGAL_STATUS[1:], k.by_legal[1:] * s)
+        table.put_each(w, "region_", REGIONS, k.by_region * s)
         # Spend: placements from the running ledger, plus community support packages active this week.
         f = self.cfg.funding
         support_by_payer = k.support_by_payer * (f.community_support_weekly_cost_gbp * self.prices.index)
@@ -609,23 +597,20 @@ class CarePathwaysModel(mesa.Model):
         camhs_cost = int(k.camhs_by_region.sum()) * f.camhs_support_weekly_cost_gbp * self.prices.index
         by_payer = self.ledger.spend_by_payer() + support_by_payer
         by_payer[1] += camhs_cost
-        spend_type = self.ledger.spend_by_type()
-        for i, t in enumerate(PLACEMENT_TYPES):
-            row[f"spend_{t}"] = spend_type[i] * s
-        for i, p in enumerate(PAYERS):
-            row[f"spend_{p}"] = by_payer[i] * s
-        row["spend_community_support"] = (support_cost + camhs_cost) * s
-        row["spend_total"] = by_payer.sum() * s
-        row["placements_10k_plus"] = self.ledger.high_cost * s
+        table.put_each(w, "spend_", PLACEMENT_TYPES, self.ledger.spend_by_type() * s)
+        table.put_each(w, "spend_", PAYERS, by_payer * s)
         if self.interventions:
             implementation = sum(i.weekly_cost(self) for i in self.interventions)
-            for j, p in enumerate(PAYERS):
-                row[f"implementation_{p}"] = implementation[j] * s
-        row["capacity_dol_homes"] = cap.places(DOL_HOMES) * s
-        row["occupancy_dol_homes"] = cap.occupied(DOL_HOMES) * s
-        for key, value in self.tally.values.items():
-            row[key] = value * s
-        self.weekly.put(w, row)
+            table.put_each(w, "implementation_", PAYERS, np.asarray(implementation) * s)
+        table.put(w, {
+            "week": w, "year": self.year, "children_present": len(act) * s, "children_in_care": len(ic) * s,
+            "edge_of_care": (len(act) - len(ic)) * s, "out_of_area": float(k.out_of_area) * s,
+            "spend_community_support": (support_cost + camhs_cost) * s, "spend_total": by_payer.sum() * s,
+            "placements_10k_plus": self.ledger.high_cost * s, "capacity_dol_homes": cap.places(DOL_HOMES) * s,
+            "occupancy_dol_homes": cap.occupied(DOL_HOMES) * s,
+        })
+        # The week's counts of decisions.
+        table.put(w, {key: value * s for key, value in self.tally.values.items()})
 
     def _book_budgets(self, w: int, k: Census) -> None:
         """Each LA's share of spend, and each region's NHS spend on CAMHS and Tier 4, against budgets
@@ -684,6 +669,102 @@ class CarePathwaysModel(mesa.Model):
             "in_care": int((self.present & (ch.legal != NOT_LOOKED_AFTER)).sum()),
             "edge": int((ch.arrival_kind == INITIAL_EDGE).sum()),
         }
+
+
+# ==================================================================== compiled moves and changes of basis
+# A move (some 16 times a week) or a change of legal basis (15) touches a few children's places, costs,
+# spells and counts: each of these loops replaces a dozen or more small NumPy calls (a fixed cost of
+# microseconds each).  The order of the additions to the running totals is the children's order, as
+# ``np.add.at`` took them, so the totals are the same bit for bit.  Compiled as in ``sim.placements``
+# (cached, bounds checked).
+_jit = numba.njit(cache=True, boundscheck=True)
+
+
+@_jit
+def _free_places(idx, week, placement, placement_la, provider, placement_start, weekly_cost, payer_mix, la,
+                 weeks_by_placement, unlimited, used_in_house, used_market, by_type_mix, la_share_by_la, mix_table):
+    """Free the children's places (without settling capacity), unbook their costs and close their
+    spells (``CarePathwaysModel._vacate``); returns their placement types and the change in the
+    number of high-cost placements."""
+    old = placement[idx]
+    occupy_each(unlimited, used_in_house, used_market, old, placement_la[idx], provider[idx], -1)
+    high_cost = 0
+    for c in idx:
+        high_cost -= book_one(by_type_mix, la_share_by_la, mix_table, placement[c], payer_mix[c], weekly_cost[c],
+                              la[c], -1)
+    for i in range(len(idx)):
+        c = idx[i]
+        weeks_by_placement[c, old[i]] += week - placement_start[c]
+    return old, high_cost
+
+
+@_jit
+def _settle_in(idx, new_type, new_la, new_provider, counted, week, placement, placement_la, provider,
+               placement_start, calm_weeks, basis, autism_ld, la, weekly_cost, payer_mix, moves, moves_this_year,
+               distress, scar, move_shock, out_of_area_shock, scar_per_move, base, index, dol_weekly_cost,
+               single_mix, by_type_mix, la_share_by_la, mix_table):
+    """Children (already out of their old places) take the places found for them: placement, price
+    and books, and for a ``counted`` move the count, the shock to distress (more out of area) and the
+    scar.  Returns each child's weekly cost and payer mix, the number of counted moves and the change
+    in the number of high-cost placements."""
+    n = len(idx)
+    cost = np.empty(n, np.float64)
+    mix = np.empty(n, np.int64)
+    n_moves = 0
+    high_cost = 0
+    for i in range(n):
+        c = idx[i]
+        placement[c] = new_type[i]
+        placement_la[c] = new_la[i]
+        provider[c] = new_provider[i]
+        placement_start[c] = week
+        cost[i], mix[i] = price_of(new_type[i], basis[c] == DOL, autism_ld[c], base, index, dol_weekly_cost,
+                                   single_mix)
+        weekly_cost[c] = cost[i]
+        payer_mix[c] = mix[i]
+        high_cost += book_one(by_type_mix, la_share_by_la, mix_table, new_type[i], mix[i], cost[i], la[c], 1)
+        calm_weeks[c] = 0
+        if counted[i]:
+            n_moves += 1
+            moves[c] += 1
+            moves_this_year[c] += 1
+            out_of_area = 1.0 if placement_la[c] != la[c] else 0.0
+            # Moves break relationships (learning point 5): distress now, a lasting scar later.
+            shocked = distress[c] + move_shock + out_of_area_shock * out_of_area
+            distress[c] = 1.0 if shocked > 1.0 else shocked  # np.minimum(shocked, 1): NaN stays NaN
+            scar[c] += scar_per_move
+    return cost, mix, n_moves, high_cost
+
+
+@_jit
+def _close_basis_spells(idx, week, basis, basis_start, weeks_by_basis):
+    """Add the weeks each child has been on its current legal basis (if any) to its history; returns
+    whether any of them was on a DoL order (``set_basis``: one pass instead of a 2-D scatter and three
+    gathers)."""
+    was_dol = False
+    for c in idx:
+        b = basis[c]
+        if b != NO_BASIS:
+            weeks_by_basis[c, b] += week - basis_start[c]
+        was_dol = was_dol or b == DOL
+    return was_dol
+
+
+@_jit
+def _reprice(idx, placement, basis, autism_ld, la, weekly_cost, payer_mix, base, index, dol_weekly_cost, single_mix,
+             by_type_mix, la_share_by_la, mix_table):
+    """Unbook the children's costs, price their placements again and book them (all unbooked first,
+    as the totals took them); returns the change in the number of high-cost placements."""
+    high_cost = 0
+    for c in idx:
+        high_cost -= book_one(by_type_mix, la_share_by_la, mix_table, placement[c], payer_mix[c], weekly_cost[c],
+                              la[c], -1)
+    for c in idx:
+        weekly_cost[c], payer_mix[c] = price_of(placement[c], basis[c] == DOL, autism_ld[c], base, index,
+                                                dol_weekly_cost, single_mix)
+        high_cost += book_one(by_type_mix, la_share_by_la, mix_table, placement[c], payer_mix[c], weekly_cost[c],
+                              la[c], 1)
+    return high_cost
 
 
 __all__ = ["CarePathwaysModel"]

@@ -38,19 +38,29 @@ NO_TYPE = -1
 ORDER_TYPES = ("s25", "dol", "mha")
 
 
+def week_dates(start: dt.date, weeks: np.ndarray) -> pd.DatetimeIndex:
+    """The date of each week of the run: ``pd.to_datetime([start + timedelta(weeks=w) for w in weeks])``
+    (the same dates and resolution), without a Python loop over what may be a million events."""
+    if len(weeks) == 0:
+        return pd.to_datetime([])
+    days = np.datetime64(start, "D") + np.asarray(weeks, np.int64) * np.timedelta64(7, "D")
+    return pd.DatetimeIndex(days.astype(pd.to_datetime([start]).dtype))
+
+
 class EventLog:
-    """Transitions, one row per event, held as column chunks and joined once at the end."""
+    """Transitions, one row per event, held in one growing array per column."""
 
     COLUMNS = ("week", "child", "event", "order_id", "legal_basis", "from_type", "to_type", "placement_la",
                "weekly_cost", "payer", "reason", "agency")
-
-    # Chunks are joined into one every so often: a national run logs some 50,000 chunks of a few rows each,
-    # and twelve small arrays per chunk cost more memory in overhead than their rows.
-    JOIN_EVERY = 1024
+    DTYPES = (np.int32, np.int64, np.int8, np.int64, np.int8, np.int8, np.int8, np.int64, np.float64, np.int8, np.int8,
+              np.int64)
 
     def __init__(self):
-        self._chunks: list[tuple[np.ndarray, ...]] = []
-        self._joined = 0  # chunks before this index are already joined blocks
+        # A national run logs some 60 batches of a few events a week: written into arrays that double
+        # when full, rather than twelve new small arrays per batch joined at the end.  Rows not yet used
+        # hold each field's default, so a field left at its default costs nothing to record.
+        self._columns = [self._unused(4096, fill, dtype) for fill, dtype in zip(self._FILL, self.DTYPES)]
+        self._n = 0
 
     def add(self, week: int, child: np.ndarray, event: str, *, order_id=-1, basis=0, from_type=NO_TYPE,
             to_type=NO_TYPE, placement_la=-1, weekly_cost=0.0, payer=-1, reason="", agency=-1) -> None:
@@ -61,30 +71,35 @@ class EventLog:
         n = len(child)
         if n == 0 or week < 0:  # nothing is recorded during a burn-in
             return
+        start, end = self._n, self._n + n
+        if end > len(self._columns[0]):
+            size = max(end, 2 * len(self._columns[0]))
+            self._columns = [np.concatenate([col[:start], self._unused(size - start, fill, col.dtype)])
+                             for fill, col in zip(self._FILL, self._columns)]
+        values = (week, child, EV[event], order_id, basis, from_type, to_type, placement_la, weekly_cost, payer,
+                  RS[reason] if isinstance(reason, str) else reason, agency)
+        for col, value, fill in zip(self._columns, values, self._FILL):
+            if value is not fill:  # a field left at its default: the row holds it already
+                col[start:end] = value  # cast to the column's type as astype does (unsafe casting)
+        self._n = end
 
-        def col(v, dtype):
-            a = np.asarray(v)
-            return np.full(n, a, dtype) if a.ndim == 0 else a.astype(dtype, copy=True)
+    # What an unused row holds: each field's default (the objects in ``add``'s signature; the reason's
+    # code), and for week, child and event, which are always given, a placeholder.
+    _FILL = (None, None, None) + tuple(map(add.__kwdefaults__.get, (
+        "order_id", "basis", "from_type", "to_type", "placement_la", "weekly_cost", "payer"))) + (
+        RS[""], add.__kwdefaults__["agency"])
 
-        self._chunks.append((
-            np.full(n, week, np.int32), np.asarray(child, np.int64).copy(), np.full(n, EV[event], np.int8),
-            col(order_id, np.int64), col(basis, np.int8), col(from_type, np.int8), col(to_type, np.int8),
-            col(placement_la, np.int64), col(weekly_cost, np.float64), col(payer, np.int8),
-            col(RS[reason] if isinstance(reason, str) else reason, np.int8), col(agency, np.int64),
-        ))
-        if len(self._chunks) >= self._joined + self.JOIN_EVERY:
-            recent = self._chunks[self._joined:]
-            self._chunks[self._joined:] = [tuple(np.concatenate(cols) for cols in zip(*recent))]
-            self._joined += 1
+    @staticmethod
+    def _unused(n: int, fill, dtype) -> np.ndarray:
+        return np.full(n, 0 if fill is None else fill, dtype)
 
     def count(self, event: str) -> int:
-        code = EV[event]
-        return int(sum((c[2] == code).sum() for c in self._chunks))
+        return int((self._columns[2][:self._n] == EV[event]).sum())
 
     def arrays(self) -> dict[str, np.ndarray]:
-        if not self._chunks:
+        if not self._n:
             return {c: np.zeros(0) for c in self.COLUMNS}
-        return {c: np.concatenate([ch[i] for ch in self._chunks]) for i, c in enumerate(self.COLUMNS)}
+        return {c: col[:self._n].copy() for c, col in zip(self.COLUMNS, self._columns)}
 
     def frame(self, la_names: list[str], agency_names: dict[int, str], start: dt.date) -> pd.DataFrame:
         a = self.arrays()
@@ -94,8 +109,7 @@ class EventLog:
         agency_ids = a["agency"]
         return pd.DataFrame({
             "week": a["week"],
-            "date": pd.to_datetime([start + dt.timedelta(weeks=int(w)) for w in a["week"]]) if len(a["week"])
-            else pd.to_datetime([]),
+            "date": week_dates(start, a["week"]),
             "child": a["child"],
             "event": pd.Categorical.from_codes(a["event"].astype(np.int64), EVENT_KINDS),
             "order_id": a["order_id"],
@@ -217,17 +231,25 @@ class WeeklyTable:
         self.columns = weekly_columns()
         self.col = {c: i for i, c in enumerate(self.columns)}
         self.data = np.zeros((n_weeks, len(self.columns)))
+        self._groups: dict[tuple[str, tuple[str, ...]], np.ndarray] = {}  # column numbers for put_each
 
     def put(self, week: int, values: dict[str, float]) -> None:
         row = self.data[week]
         for k, v in values.items():
             row[self.col[k]] = v
 
+    def put_each(self, week: int, prefix: str, names: tuple[str, ...], values: np.ndarray) -> None:
+        """``values[i]`` into the column named ``prefix + names[i]``, for every i."""
+        cols = self._groups.get((prefix, names))
+        if cols is None:
+            cols = self._groups[prefix, names] = np.array([self.col[prefix + name] for name in names])
+        self.data[week, cols] = values
+
     def frame(self, start: dt.date, n_weeks: int) -> pd.DataFrame:
         df = pd.DataFrame(self.data[:n_weeks], columns=self.columns)
         df["week"] = df["week"].astype(np.int32)
         df["year"] = df["year"].astype(np.int32)
-        df.insert(1, "date", pd.to_datetime([start + dt.timedelta(weeks=w) for w in range(n_weeks)]))
+        df.insert(1, "date", week_dates(start, np.arange(n_weeks)))
         return df
 
 

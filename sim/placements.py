@@ -20,9 +20,14 @@ The search (``Capacity.find``) for one placement type and a batch of requests:
 - 4. England (unless ``in_region_only``): likewise, over every LA.
 - Free places are counted at the start of each step; places found are taken (``used_*``) at once.
 
+Placing a batch of children (``Capacity.place_along_chains``, for ``CarePathwaysModel.place``) runs
+one such search per step of each wanted type's fallback chain, with the refusal draws of independent
+providers and the age limits in between: some 13 batches a week, each up to a dozen searches.
+
 A search costs almost nothing per request but runs about 70 times a week, usually for a handful of
 children, so its work is one compiled loop (numba, ``_search``) rather than a few dozen small NumPy
-calls of fixed cost each.  ``cache=True`` stores the machine code beside this file, so later
+calls of fixed cost each; a batch's whole chain of searches is one compiled call too
+(``_place_along_chains``).  ``cache=True`` stores the machine code beside this file, so later
 processes (parallel workers included) load it instead of compiling it again.
 """
 
@@ -32,6 +37,8 @@ from dataclasses import dataclass
 
 import numba
 import numpy as np
+
+from sim.randomness import hash_child
 
 PLACEMENT_TYPES = (
     "family",  # living with family: the edge of care, or returned home
@@ -134,7 +141,7 @@ class Capacity:
             ptype = np.full(len(la), ptype, np.int64)
         if not len(ptype) == len(la) == len(provider):
             raise ValueError("ptype, la and provider differ in length")
-        _occupy(self.unlimited, self.used_in_house, self.used_market, ptype, la, provider, sign)
+        occupy_each(self.unlimited, self.used_in_house, self.used_market, ptype, la, provider, sign)
         if sign < 0:
             self.settle()  # a vacated place above a year's cut closes at once
 
@@ -143,6 +150,14 @@ class Capacity:
 
     def occupied(self, ptype: int) -> int:
         return int(self.used_in_house[ptype].sum() + self.used_market[ptype].sum() + self.external[ptype].sum())
+
+    def places_by_type(self) -> np.ndarray:
+        """``places`` of every type (the DoL-homes row last)."""
+        return self.in_house.sum(axis=1) + self.market.sum(axis=1)
+
+    def occupied_by_type(self) -> np.ndarray:
+        """``occupied`` of every type (the DoL-homes row last)."""
+        return self.used_in_house.sum(axis=1) + self.used_market.sum(axis=1) + self.external.sum(axis=1)
 
     def free_market(self, ptype: int) -> np.ndarray:
         return np.maximum(self.market[ptype] - self.used_market[ptype] - self.external[ptype], 0)
@@ -185,6 +200,31 @@ class Capacity:
                 found.placed, found.la, found.provider)
         return found
 
+    def place_along_chains(self, wanted: np.ndarray, chains: np.ndarray, child_la: np.ndarray, priority: np.ndarray,
+                           age: np.ndarray, min_age: np.ndarray, draw_ids: np.ndarray, refusal_p: np.ndarray,
+                           refusal_keys: np.ndarray, refusable: np.ndarray, homes: np.ndarray, last_resort: int,
+                           dol_seek: np.ndarray) -> tuple[np.ndarray, np.ndarray, np.ndarray, np.ndarray, np.ndarray]:
+        """Places for a batch of requests along fallback chains, searching (``find``) as follows.
+
+        - First the requests ``dol_seek`` (positions in the batch) search the DoL-homes row; those placed
+          are placed as RESIDENTIAL with a DOL_HOME provider.
+        - Then for each wanted type in ascending order, along its chain (row ``chains[wanted]``, padded
+          with -1): the requests of that type not yet placed and at least ``min_age[ptype]`` old search
+          for ``ptype``.  At a type an independent provider may refuse (``refusable``), a request is
+          refused when ``Streams.uniform`` of its child (``draw_ids``) for the key ``refusal_keys[ptype]``
+          is below ``refusal_p``; refused requests search in-house places only.  A refusal at one of the
+          ``homes`` types marks the request, and only marked requests search ``last_resort`` (pass -1
+          for none).
+
+        Returns, per request, whether it was placed, the type, LA and provider of the place, and per
+        wanted type the number of requests left without a place.  Raises KeyError for a wanted type
+        without a chain.
+        """
+        return _place_along_chains(
+            wanted, chains, child_la, priority, age, min_age, draw_ids, refusal_p, refusal_keys, refusable, homes,
+            last_resort, dol_seek, self.unlimited, self.in_house, self.used_in_house, self.market, self.used_market,
+            self.external, self.la_region, self.la_by_region, self.region_start, self.region_end)
+
 
 # ==================================================================== compiled kernels
 # boundscheck: an index out of range raises IndexError (as NumPy would) instead of reading past an array.
@@ -226,7 +266,7 @@ def _rank(keys, priority):
 
 
 @_jit
-def _occupy(unlimited, used_in_house, used_market, ptype, la, provider, sign):
+def occupy_each(unlimited, used_in_house, used_market, ptype, la, provider, sign):
     """Add ``sign`` to the used count of each child's place; a DoL-home place is in the DoL-homes row."""
     for i in range(len(ptype)):
         if unlimited[ptype[i]]:
@@ -318,3 +358,96 @@ def _search(ptype, child_la, priority, market_ok, local, national, in_house, use
             searching[i] = False
     for i in range(len(la)):
         placed[i] = la[i] >= 0
+
+
+_TOP_53 = np.uint64(11)  # a U[0, 1) draw is the hash's top 53 bits scaled by 2**-53, as Streams.uniform makes it
+_TO_UNIT = 2.0 ** -53
+
+
+@_jit
+def _find_into(ptype, child_la, priority, market_ok, unlimited, in_house, used_in_house, market, used_market,
+               external, la_region, la_by_region, region_start, region_end):
+    """``Capacity.find`` (both steps, own area and England) for a non-empty batch: placed, la, provider."""
+    n = len(child_la)
+    placed = np.empty(n, np.bool_)
+    la = np.empty(n, np.int64)
+    provider = np.empty(n, np.int8)
+    if unlimited[ptype]:
+        placed[:] = True
+        la[:] = child_la
+        provider[:] = MARKET
+    else:
+        _search(ptype, child_la, priority, market_ok, True, True, in_house, used_in_house, market, used_market,
+                external, la_region, la_by_region, region_start, region_end, placed, la, provider)
+    return placed, la, provider
+
+
+@_jit
+def _place_along_chains(wanted, chains, child_la, priority, age, min_age, draw_ids, refusal_p, refusal_keys,
+                        refusable, homes, last_resort, dol_seek, unlimited, in_house, used_in_house, market,
+                        used_market, external, la_region, la_by_region, region_start, region_end):
+    """The searches of ``Capacity.place_along_chains``, in its order (so capacity is taken in that order).
+
+    Compiled because a batch's chain is up to a dozen searches, each framed by half a dozen NumPy
+    selections and gathers of a few children: their fixed cost, not the searching, was the time."""
+    n, n_types = len(wanted), chains.shape[0]
+    for i in range(n):
+        if wanted[i] < 0 or wanted[i] >= n_types or chains[wanted[i], 0] < 0:
+            raise KeyError("a wanted placement type has no fallback chain")
+    moved = np.zeros(n, np.bool_)
+    new_type = np.full(n, -1, np.int64)
+    new_la = np.full(n, -1, np.int64)
+    provider = np.full(n, NO_PROVIDER, np.int8)
+    refused = np.zeros(n, np.bool_)  # by a provider at one of the ``homes`` types
+    waiting = np.zeros(n_types, np.int64)
+    if len(dol_seek):
+        placed, la, prov = _find_into(DOL_HOMES, child_la[dol_seek], priority[dol_seek],
+                                      np.ones(len(dol_seek), np.bool_), unlimited, in_house, used_in_house, market,
+                                      used_market, external, la_region, la_by_region, region_start, region_end)
+        for j in range(len(dol_seek)):
+            if placed[j]:
+                i = dol_seek[j]
+                new_type[i], new_la[i], provider[i], moved[i] = RESIDENTIAL, la[j], DOL_HOME, True
+    todo = np.empty(n, np.int64)
+    # The requests by wanted type, ascending (as np.unique gives the types), each group in batch order.
+    by_want = _argsort_stable(wanted)
+    end = 0
+    while end < n:
+        first, want = end, wanted[by_want[end]]
+        while end < n and wanted[by_want[end]] == want:
+            end += 1
+        group = by_want[first:end]
+        for step in range(chains.shape[1]):
+            ptype = chains[want, step]
+            if ptype < 0:
+                break
+            m = 0
+            for i in group:
+                if not moved[i] and age[i] >= min_age[ptype] and (ptype != last_resort or refused[i]):
+                    todo[m] = i
+                    m += 1
+            if m == 0:
+                continue
+            batch = todo[:m]
+            # Every request takes market places unless a provider of a refusing type turns it down (a
+            # batch of all True searches as ``market_ok`` None does).
+            market_ok = np.ones(m, np.bool_)
+            if refusable[ptype]:
+                for j in range(m):
+                    i = batch[j]
+                    u = np.float64(hash_child(refusal_keys[ptype], draw_ids[i]) >> _TOP_53) * _TO_UNIT
+                    if u < refusal_p[i]:
+                        market_ok[j] = False
+                        if homes[ptype]:
+                            refused[i] = True
+            placed, la, prov = _find_into(ptype, child_la[batch], priority[batch], market_ok, unlimited, in_house,
+                                          used_in_house, market, used_market, external, la_region, la_by_region,
+                                          region_start, region_end)
+            for j in range(m):
+                if placed[j]:
+                    i = batch[j]
+                    new_type[i], new_la[i], provider[i], moved[i] = ptype, la[j], prov[j], True
+        for i in group:
+            if not moved[i]:
+                waiting[want] += 1
+    return moved, new_type, new_la, provider, waiting

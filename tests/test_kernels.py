@@ -454,3 +454,112 @@ def test_in_care_selections_equal_the_numpy_form(stepped):
                               pop.return_home_per_year / WEEKS_PER_YEAR), going)
         counts += [len(confined), len(pend), len(ready), len(unregistered), len(going)]
     assert (counts > 0).all()
+
+# ============================================================================ the event log
+class ReferenceEventLog:
+    """The event log as it was: twelve new arrays per batch, joined at the end."""
+
+    def __init__(self):
+        self.chunks = []
+
+    def add(self, week, child, event, *, order_id=-1, basis=0, from_type=-1, to_type=-1, placement_la=-1,
+            weekly_cost=0.0, payer=-1, reason="", agency=-1):
+        from sim.outputs import EV, RS
+
+        n = len(child)
+        if n == 0 or week < 0:
+            return
+
+        def col(v, dtype):
+            a = np.asarray(v)
+            return np.full(n, a, dtype) if a.ndim == 0 else a.astype(dtype, copy=True)
+
+        self.chunks.append((
+            np.full(n, week, np.int32), np.asarray(child, np.int64).copy(), np.full(n, EV[event], np.int8),
+            col(order_id, np.int64), col(basis, np.int8), col(from_type, np.int8), col(to_type, np.int8),
+            col(placement_la, np.int64), col(weekly_cost, np.float64), col(payer, np.int8),
+            col(RS[reason] if isinstance(reason, str) else reason, np.int8), col(agency, np.int64),
+        ))
+
+    def arrays(self):
+        from sim.outputs import EventLog
+
+        if not self.chunks:
+            return {c: np.zeros(0) for c in EventLog.COLUMNS}
+        return {c: np.concatenate([ch[i] for ch in self.chunks]) for i, c in enumerate(EventLog.COLUMNS)}
+
+
+def test_event_log_equals_the_chunked_log():
+    """Random batches (sizes 0 to 5,000, past several doublings; fields one value or one per child, in
+    other dtypes; burn-in weeks) give the same columns, dtypes and counts as the former log."""
+    from sim.outputs import EV, EVENT_KINDS, REASONS, EventLog
+
+    rng = np.random.default_rng(5)
+    ours, ref = EventLog(), ReferenceEventLog()
+    assert_same_bits(ours.arrays()["week"], ref.arrays()["week"])  # empty: float zeros, as before
+    for _ in range(400):
+        n = int(rng.choice([0, 1, 3, 40, 5000], p=[0.1, 0.4, 0.3, 0.18, 0.02]))
+        week = int(rng.integers(-3, 60))
+        child = rng.integers(0, 10 ** 6, n).astype(rng.choice([np.int64, np.int32]))
+        fields = {}
+        for name, make in (("order_id", lambda: rng.integers(-1, 10 ** 5, n).astype(np.int32)),
+                           ("basis", lambda: rng.integers(0, 6, n)),
+                           ("from_type", lambda: rng.integers(-1, 10, n)),
+                           ("to_type", lambda: rng.integers(-1, 10, n).astype(np.int8)),
+                           ("placement_la", lambda: rng.integers(-1, 150, n)),
+                           ("weekly_cost", lambda: rng.random(n) * 1e4),
+                           ("payer", lambda: rng.integers(-1, 4, n)),
+                           ("reason", lambda: rng.integers(0, len(REASONS), n).astype(np.int8)),
+                           ("agency", lambda: rng.integers(-1, 900, n))):
+            if rng.random() < 0.5:
+                fields[name] = make()
+            elif rng.random() < 0.5:
+                value = make()[:1]
+                fields[name] = value[0] if len(value) else 1  # one value for all (a NumPy or Python scalar)
+        if "reason" not in fields and rng.random() < 0.5:
+            fields["reason"] = str(rng.choice(REASONS))
+        event = str(rng.choice(EVENT_KINDS))
+        ours.add(week, child, event, **fields)
+        ref.add(week, child, event, **fields)
+    got, want = ours.arrays(), ref.arrays()
+    assert list(got) == list(want) and len(want["week"]) > 10000
+    for name in want:
+        assert_same_bits(got[name], want[name])
+    for event in EVENT_KINDS:
+        assert ours.count(event) == int((want["event"] == EV[event]).sum())
+
+
+def test_week_dates_equal_the_python_dates():
+    import datetime as dt
+
+    import pandas as pd
+
+    from sim.outputs import week_dates
+
+    for start in (dt.date(2024, 4, 1), dt.date(2017, 4, 1), dt.date(2020, 2, 29)):
+        for weeks in (np.array([0, 1, 5, 100, 519, 3, 3], np.int32), np.arange(0), np.array([-52, 7, 2000])):
+            want = (pd.to_datetime([start + dt.timedelta(weeks=int(w)) for w in weeks]) if len(weeks)
+                    else pd.to_datetime([]))
+            got = week_dates(start, weeks)
+            pd.testing.assert_index_equal(got, want, exact=True)
+            assert got.dtype == want.dtype and got.freq == want.freq
+
+
+# ============================================================================ picking children
+def test_selections_equal_the_numpy_masks():
+    """The compiled picks of children give what the NumPy masks gave: same ids, order and dtype (ids
+    unsorted and repeated too; values at NEVER and the int32 extremes)."""
+    from sim.children import NEVER, aged, orders_due, placed_in
+
+    rng = np.random.default_rng(11)
+    n = 5000
+    until = rng.choice(np.array([NEVER, NEVER + 1, -2 ** 31, 2 ** 31 - 1, -5, 0, 3, 10, 500], np.int32), n)
+    until = np.where(rng.random(n) < 0.5, until, rng.integers(-100, 100, n)).astype(np.int32)
+    birth = rng.integers(-2000, 200, n).astype(np.int32)
+    placement = rng.integers(0, 10, n)
+    for ids in (np.arange(n), np.sort(rng.choice(n, 300, replace=False)), rng.integers(0, n, 400), np.arange(0)):
+        for week in (-60, 0, 3, 10, 200):
+            assert_same_bits(orders_due(ids, until, week), ids[(until[ids] != NEVER) & (until[ids] <= week)])
+            assert_same_bits(aged(ids, birth, week, 18 * 52), ids[week - birth[ids] >= 18 * 52])
+        for ptype in (0, 6, 9):
+            assert_same_bits(placed_in(ids, placement, ptype), ids[placement[ids] == ptype])

@@ -12,9 +12,14 @@ import numpy as np
 import pytest
 
 import sim.agencies
+import sim.children
+import sim.costs
+import sim.courts
 import sim.model
+import sim.outputs
 import sim.placements as P
 from sim import build_config
+from sim.children import DOL
 from sim.outputs import summarise
 from sim.placements import DOL_HOME, DOL_HOMES, IN_HOUSE, MARKET, NO_PROVIDER, PLACEMENT_TYPES, Capacity
 
@@ -351,4 +356,290 @@ def test_a_whole_run_is_unchanged(monkeypatch):
     assert compiled["summary"] == reference["summary"]
     for name, value in reference.items():
         if name != "summary":
+            np.testing.assert_array_equal(compiled[name], value, err_msg=name)
+
+
+# ============================================================================ placing and moving children
+# ``CarePathwaysModel.place`` (the fallback chain), ``move``, ``_vacate`` and ``reprice`` as they were in
+# NumPy before their compiled forms, on the reference search and bookkeeping above.
+def reference_price(prices, ptype, dol, autism_ld):
+    cost = prices.base[ptype] * prices.index
+    in_home = (ptype == P.RESIDENTIAL) | (ptype == P.THERAPEUTIC)
+    cost = np.where(dol & in_home, prices.cfg.orders.dol_in_registered_home_weekly_cost_gbp * prices.index, cost)
+    mix = prices.single_mix[ptype].copy()
+    therapeutic = ptype == P.THERAPEUTIC
+    mix[therapeutic] = sim.costs.LA_NHS
+    mix[in_home & autism_ld] = sim.costs.LA_EDUCATION
+    mix[therapeutic & autism_ld] = sim.costs.LA_NHS_EDUCATION
+    return cost, mix
+
+
+def reference_book(model, idx, sign):
+    ch, ledger = model.children, model.ledger
+    ptype, mix, cost = ch.placement[idx].astype(np.int64), ch.payer_mix[idx].astype(np.int64), ch.weekly_cost[idx]
+    np.add.at(ledger.by_type_mix, (ptype, mix), sign * cost)
+    np.add.at(ledger.la_share_by_la, ch.la[idx], sign * cost * ledger.mix_table[mix, P.LA_PAYER])
+    ledger.high_cost += sign * int((cost >= sim.costs.HIGH_COST_GBP).sum())
+
+
+def reference_reprice(self, idx):
+    if len(idx) == 0:
+        return
+    ch = self.children
+    reference_book(self, idx, -1)
+    cost, mix = reference_price(self.prices, ch.placement[idx].astype(np.int64), ch.basis[idx] == DOL,
+                                ch.has("autism_ld", idx))
+    ch.weekly_cost[idx] = cost
+    ch.payer_mix[idx] = mix
+    reference_book(self, idx, +1)
+
+
+def reference_vacate(self, idx):
+    ch = self.children
+    old = ch.placement[idx].astype(np.int64)
+    reference_occupy(self.capacity, old, ch.placement_la[idx], ch.provider[idx], -1)
+    reference_book(self, idx, -1)
+    ch.weeks_by_placement[idx, old] += self.week - ch.placement_start[idx]
+    return old
+
+
+def reference_move(self, idx, new_type, new_la, provider, reason, agency, count_as_move=True):
+    if len(idx) == 0:
+        return
+    ch, w, dc = self.children, self.week, self.cfg.distress
+    new_type = np.broadcast_to(np.asarray(new_type, np.int64), idx.shape)
+    old = self._vacate(idx)
+    ch.placement[idx] = new_type
+    ch.placement_la[idx] = new_la
+    ch.provider[idx] = provider
+    ch.placement_start[idx] = w
+    cost, mix = reference_price(self.prices, new_type, ch.basis[idx] == DOL, ch.has("autism_ld", idx))
+    ch.weekly_cost[idx] = cost
+    ch.payer_mix[idx] = mix
+    reference_book(self, idx, +1)
+    ch.calm_weeks[idx] = 0
+    counted = idx if count_as_move is True else idx[np.broadcast_to(count_as_move, idx.shape)]
+    if len(counted):
+        ch.moves[counted] += 1
+        ch.moves_this_year[counted] += 1
+        out_of_area = ch.placement_la[counted] != ch.la[counted]
+        ch.distress[counted] = np.minimum(ch.distress[counted] + dc.move_shock + dc.out_of_area_shock * out_of_area, 1)
+        ch.scar[counted] += dc.scar_per_move
+        self.tally.add("moves", len(counted))
+    self.events.add(w, idx, "move", order_id=ch.order_id[idx], basis=ch.basis[idx], from_type=old,
+                    to_type=new_type, placement_la=new_la, weekly_cost=cost,
+                    payer=self.prices.mix_table[mix].argmax(axis=1), reason=reason, agency=agency)
+    dol_mask = ch.basis[idx] == DOL
+    under_dol = idx[dol_mask]
+    if isinstance(reason, np.ndarray):
+        reason = reason[dol_mask]
+    if len(under_dol):
+        self.events.add(w, under_dol, "variation", order_id=ch.order_id[under_dol], basis=DOL,
+                        to_type=ch.placement[under_dol], placement_la=ch.placement_la[under_dol],
+                        reason=reason, agency=self.agency_uid("high_court", under_dol))
+
+
+def reference_refuses(self, ptype, idx):
+    ch = self.children
+    p = (self.cfg.placements.market_refusal * self.levers.market_refusal_factor * ch.distress[idx] ** 2
+         * (1 + ch.has("risk_to_others", idx)))
+    return self.streams.uniform(f"provider_accepts:{ptype}", 0, idx) < p
+
+
+def reference_place(self, idx, wanted, reason, agency_kind="childrens_social_care", planned=False,
+                    count_as_move=True, exact=False, may_wait=False):
+    from sim.model import FALLBACK, PLANNED
+    from sim.outputs import RS
+
+    ch = self.children
+    moved = np.zeros(len(idx), bool)
+    if len(idx) == 0:
+        return moved
+    chains = {k: (k,) for k in FALLBACK} if exact else PLANNED if planned else FALLBACK
+    refused = np.zeros(len(idx), bool)
+    priority = ch.distress[idx]
+    age = ch.age_years(idx, self.week)
+    new_type = np.full(len(idx), -1, np.int64)
+    new_la = np.full(len(idx), -1, np.int64)
+    provider = np.full(len(idx), NO_PROVIDER, np.int8)
+    if self.levers.dol_home_places > 0:
+        seek = np.flatnonzero((wanted == P.RESIDENTIAL) & (ch.basis[idx] == DOL))
+        if len(seek):
+            found = reference_find(self.capacity, DOL_HOMES, ch.la[idx[seek]], priority[seek])
+            got = seek[found.placed]
+            new_type[got] = P.RESIDENTIAL
+            new_la[got] = found.la[found.placed]
+            provider[got] = DOL_HOME
+            moved[got] = True
+    for want in np.unique(wanted):
+        group = np.flatnonzero(wanted == want)
+        for ptype in chains[int(want)]:
+            todo = group[~moved[group]]
+            todo = todo[age[todo] >= self.min_age[ptype]]
+            if may_wait and ptype == P.UNREGISTERED:
+                todo = todo[refused[todo]]
+            if len(todo) == 0:
+                continue
+            market_ok = None
+            if ptype in (P.FOSTER_AGENCY, P.RESIDENTIAL, P.THERAPEUTIC, P.SUPPORTED):
+                market_ok = ~reference_refuses(self, ptype, idx[todo])
+                if ptype in (P.RESIDENTIAL, P.THERAPEUTIC):
+                    refused[todo[~market_ok]] = True
+            found = reference_find(self.capacity, ptype, ch.la[idx[todo]], priority[todo], market_ok=market_ok)
+            got = todo[found.placed]
+            new_type[got] = ptype
+            new_la[got] = found.la[found.placed]
+            provider[got] = found.provider[found.placed]
+            moved[got] = True
+        waiting = int((~moved[group]).sum())
+        if waiting:
+            self.tally.add(f"waiting_{PLACEMENT_TYPES[int(want)]}", waiting)
+    if may_wait:
+        waits = idx[~moved]
+        ch.pending_type[waits] = wanted[~moved]
+        ch.pending_week[waits] = self.week + 1
+    m = np.flatnonzero(moved)
+    if len(m):
+        reasons = np.full(len(m), RS[reason], np.int8)
+        reasons[(new_type[m] == P.UNREGISTERED) & (wanted[m] != P.UNREGISTERED)] = RS["no_registered_place"]
+        counted = count_as_move if np.ndim(count_as_move) == 0 else np.asarray(count_as_move)[m]
+        self.move(idx[m], new_type[m], new_la[m], provider[m], reasons,
+                  self.agency_uid(agency_kind, idx[m]), count_as_move=counted)
+    return moved
+
+
+def _whole_run(overrides) -> dict:
+    """Everything a run leaves: child state, events, weekly table, capacity and ledger totals, summary."""
+    from sim.scenarios import interventions_for
+
+    cfg = build_config(overrides)
+    model = sim.model.CarePathwaysModel(cfg, interventions=interventions_for(cfg))
+    model.run()
+    state = {f"children.{k}": v.copy() for k, v in vars(model.children).items() if isinstance(v, np.ndarray)}
+    state.update({f"events.{k}": v for k, v in model.events.arrays().items()})
+    state.update({f"capacity.{k}": getattr(model.capacity, k).copy() for k in TABLES})
+    state.update({"ledger.by_type_mix": model.ledger.by_type_mix, "ledger.la_share_by_la": model.ledger.la_share_by_la,
+                  "ledger.high_cost": np.array(model.ledger.high_cost), "weekly": model.weekly.data})
+    state["summary"] = summarise(model)
+    return state
+
+
+@pytest.mark.parametrize("scenario", ["baseline", "registered_dol_homes"])
+def test_placing_and_moving_match_the_numpy_reference(monkeypatch, scenario):
+    """A run with the compiled chain search and moves gives, bit for bit, what it gives with the NumPy
+    ``place``/``move``/``_vacate``/``reprice`` they replaced (on the reference search and bookkeeping);
+    the DoL-homes scenario exercises the search of reserved homes first."""
+    overrides = ["population.scale=0.05", "horizon.years=2", "seed=3", f"scenario={scenario}"]
+    compiled = _whole_run(overrides)
+    monkeypatch.setattr(sim.model.CarePathwaysModel, "place", reference_place)
+    monkeypatch.setattr(sim.model.CarePathwaysModel, "move", reference_move)
+    monkeypatch.setattr(sim.model.CarePathwaysModel, "_vacate", reference_vacate)
+    monkeypatch.setattr(sim.model.CarePathwaysModel, "reprice", reference_reprice)
+    monkeypatch.setattr(sim.model.CarePathwaysModel, "provider_refuses", reference_refuses)
+    monkeypatch.setattr(Capacity, "find", reference_find)
+    monkeypatch.setattr(Capacity, "occupy", reference_occupy)
+    monkeypatch.setattr(Capacity, "settle", reference_settle)
+    reference = _whole_run(overrides)
+    assert compiled["summary"] == reference["summary"]
+    assert compiled.keys() == reference.keys()
+    for name, value in reference.items():
+        if name != "summary":
+            got = compiled[name]
+            assert got.dtype == value.dtype, name
+            np.testing.assert_array_equal(got, value, err_msg=name)
+    assert (compiled["events.event"] == sim.outputs.EV["move"]).sum() > 100
+
+
+def reference_set_basis(self, idx, basis, until=sim.children.NEVER, order_id=None):
+    if len(idx) == 0:
+        return
+    ch, w = self.children, self.week
+    old = ch.basis[idx].astype(np.int64)
+    ch.weeks_by_basis[idx, old] += np.where(old != sim.children.NO_BASIS, w - ch.basis_start[idx], 0)
+    ch.basis[idx] = basis
+    ch.basis_start[idx] = w
+    ch.order_until[idx] = until
+    if basis == sim.children.NO_BASIS:
+        ch.order_id[idx] = -1
+    else:
+        ch.order_id[idx] = self.new_orders(len(idx)) if order_id is None else order_id
+        ch.order_start[idx] = w
+        ch.ever_deprived[idx] = True
+    if (old == DOL).any() or basis == DOL:
+        self.reprice(idx)
+
+
+def reference_record(self, w):
+    """``_record`` as it was: the week's row as a dict of some 150 named values."""
+    from sim.children import BASES, LEGAL_STATUS
+    from sim.config import REGIONS
+    from sim.outputs import census
+
+    ch, cap, s = self.children, self.capacity, 1.0 / self.scale
+    act = self.present_children()
+    k = census(ch, act, w, sim.children.NOT_LOOKED_AFTER, P.FAMILY, P.TIER4, len(PLACEMENT_TYPES), len(BASES),
+               len(LEGAL_STATUS), self.geo.n_la, len(REGIONS), len(P.PAYERS))
+    ic = k.in_care
+    self._book_budgets(w, k)
+    if w < 0:
+        return
+    self.in_care_this_year[ic] = True
+    row = {"week": w, "year": self.year, "children_present": len(act) * s, "children_in_care": len(ic) * s,
+           "edge_of_care": (len(act) - len(ic)) * s}
+    by_type = k.by_type
+    for i, t in enumerate(PLACEMENT_TYPES):
+        row[f"children_{t}"] = by_type[i] * s
+        row[f"capacity_{t}"] = cap.places(i) * s
+        row[f"occupancy_{t}"] = cap.occupied(i) * s if not cap.unlimited[i] else by_type[i] * s
+    for i, b in enumerate(BASES):
+        row[f"legal_{b}"] = k.by_basis[i] * s
+    for i, name in enumerate(LEGAL_STATUS[1:], start=1):
+        row[f"looked_after_{name}"] = k.by_legal[i] * s
+    for i, r in enumerate(REGIONS):
+        row[f"region_{r}"] = k.by_region[i] * s
+    row["out_of_area"] = float(k.out_of_area) * s
+    f = self.cfg.funding
+    support_by_payer = k.support_by_payer * (f.community_support_weekly_cost_gbp * self.prices.index)
+    support_cost = support_by_payer.sum()
+    camhs_cost = int(k.camhs_by_region.sum()) * f.camhs_support_weekly_cost_gbp * self.prices.index
+    by_payer = self.ledger.spend_by_payer() + support_by_payer
+    by_payer[1] += camhs_cost
+    spend_type = self.ledger.spend_by_type()
+    for i, t in enumerate(PLACEMENT_TYPES):
+        row[f"spend_{t}"] = spend_type[i] * s
+    for i, p in enumerate(P.PAYERS):
+        row[f"spend_{p}"] = by_payer[i] * s
+    row["spend_community_support"] = (support_cost + camhs_cost) * s
+    row["spend_total"] = by_payer.sum() * s
+    row["placements_10k_plus"] = self.ledger.high_cost * s
+    if self.interventions:
+        implementation = sum(i.weekly_cost(self) for i in self.interventions)
+        for j, p in enumerate(P.PAYERS):
+            row[f"implementation_{p}"] = implementation[j] * s
+    row["capacity_dol_homes"] = cap.places(DOL_HOMES) * s
+    row["occupancy_dol_homes"] = cap.occupied(DOL_HOMES) * s
+    for key, value in self.tally.values.items():
+        row[key] = value * s
+    self.weekly.put(w, row)
+
+
+@pytest.mark.parametrize("scenario", ["baseline", "pooled_funding"])
+def test_orders_and_weekly_records_match_the_numpy_reference(monkeypatch, scenario):
+    """A run gives, bit for bit, what it gives with the NumPy ``set_basis``, the NumPy picks of
+    ``review_orders`` and ``_ageing_out``, and the dict-built weekly row (an
+    intervention's implementation cost included), all as they were before their compiled forms."""
+    overrides = ["population.scale=0.05", "horizon.years=2", "horizon.burn_in_years=1", "seed=4",
+                 f"scenario={scenario}"]
+    compiled = _whole_run(overrides)
+    monkeypatch.setattr(sim.model.CarePathwaysModel, "set_basis", reference_set_basis)
+    monkeypatch.setattr(sim.model.CarePathwaysModel, "_record", reference_record)
+    monkeypatch.setattr(sim.courts, "orders_due",
+                        lambda act, until, week: act[(until[act] != sim.children.NEVER) & (until[act] <= week)])
+    monkeypatch.setattr(sim.courts, "placed_in", lambda act, placement, ptype: act[placement[act] == ptype])
+    monkeypatch.setattr(sim.model, "aged", lambda act, birth, week, weeks: act[week - birth[act] >= weeks])
+    reference = _whole_run(overrides)
+    assert compiled["summary"] == reference["summary"]
+    for name, value in reference.items():
+        if name != "summary":
+            assert compiled[name].dtype == value.dtype, name
             np.testing.assert_array_equal(compiled[name], value, err_msg=name)
