@@ -2,7 +2,9 @@
 
 Runs a fixed set of configurations (the baseline with a burn-in, every scenario of the library, a
 composition, a historical run from 2017) and prints one SHA-256 per run over everything the run
-produced: every array of child state, every event, the weekly table and the summary.  Save the
+produced: every array of child state, every event, the weekly table and the summary.  Arrays are
+hashed by value (integers as int64, floats as float64), so a narrower storage type for the same
+values keeps the fingerprint.  Save the
 fingerprints before a change and check them after it:
 
     python benchmarks/fingerprint.py --save /tmp/before.json
@@ -37,6 +39,12 @@ def _library_runs() -> dict[str, list[str]]:
             for s in library()}
 
 
+def _by_value(a: np.ndarray) -> np.ndarray:
+    kind = a.dtype.kind
+    canonical = np.int64 if kind in "iu" else np.float64 if kind == "f" else a.dtype
+    return np.ascontiguousarray(a, dtype=canonical)
+
+
 def fingerprint(overrides: list[str]) -> str:
     from sim.api import build_config
     from sim.model import CarePathwaysModel
@@ -47,13 +55,11 @@ def fingerprint(overrides: list[str]) -> str:
     model = CarePathwaysModel(cfg, interventions=interventions_for(cfg))
     model.run()
     h = hashlib.sha256()
-    for name, value in sorted(vars(model.children).items()):
-        if isinstance(value, np.ndarray):
-            h.update(name.encode())
-            h.update(np.ascontiguousarray(value).tobytes())
-    for name, value in sorted(model.events.arrays().items()):
+    arrays = {f"children.{k}": v for k, v in vars(model.children).items() if isinstance(v, np.ndarray)}
+    arrays.update({f"events.{k}": v for k, v in model.events.arrays().items()})
+    for name, value in sorted(arrays.items()):
         h.update(name.encode())
-        h.update(np.ascontiguousarray(value).tobytes())
+        h.update(_by_value(value).tobytes())
     weekly = model.weekly.frame(model.start_date, model.n_weeks)
     h.update(weekly.to_csv().encode())
     h.update(json.dumps(summarise(model), sort_keys=True).encode())
