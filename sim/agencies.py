@@ -245,6 +245,22 @@ def la_will_fund(model, idx: np.ndarray, decision: str) -> np.ndarray:
 RESTRICTIVE = (TIER4, SECURE, CUSTODY)
 
 
+_THRESHOLD_RANGES: dict[int, tuple[np.ndarray, float, float]] = {}
+
+
+def threshold_range(threshold: np.ndarray) -> tuple[float, float]:
+    """The lowest and the highest of a per-child threshold (``model._thresholds``), for the compiled
+    selections to pass over children far from every threshold.  Computed once per array: thresholds are
+    replaced by ``refresh_thresholds``, never changed in place.  The few arrays of the current models
+    are kept (with the array itself, so that an id is never mistaken for another's)."""
+    known = _THRESHOLD_RANGES.get(id(threshold))
+    if known is None or known[0] is not threshold:
+        if len(_THRESHOLD_RANGES) >= 16:
+            _THRESHOLD_RANGES.clear()
+        known = _THRESHOLD_RANGES[id(threshold)] = (threshold, threshold.min(), threshold.max())
+    return known[1], known[2]
+
+
 def pathway_placement(model, idx: np.ndarray, w: int) -> np.ndarray:
     """The placement children's social care seeks for each child, by distress on the pathway.
 
@@ -362,9 +378,10 @@ def escalate_crises(model, w: int) -> None:
                                                      "going_missing")}
     # Who each agency would act on, from one pass over the present children (see _crises).
     tier4_threshold, secure_threshold = model._thresholds["tier4"], model._thresholds["secure"]
+    lowest = np.min((cfg.distress.crisis_threshold, threshold_range(tier4_threshold)[0],
+                     threshold_range(secure_threshold)[0]))
     camhs_noticed, csc_noticed, home_crisis, harmful = _crises(
-        model.present_children(), ch.legal, ch.placement, ch.basis, ch.distress, cfg.distress.crisis_threshold,
-        np.min((cfg.distress.crisis_threshold, tier4_threshold.min(), secure_threshold.min())),
+        model.present_children(), ch.legal, ch.placement, ch.basis, ch.distress, cfg.distress.crisis_threshold, lowest,
         **needs, tier4_threshold=tier4_threshold, secure_threshold=secure_threshold,
         tier4_referral_week=ch.tier4_referral_week, secure_referral_week=ch.secure_referral_week,
         region=ch.region, la=ch.la, camhs_notice=roster.notice["camhs"], csc_notice=roster.notice[CSC],
@@ -442,7 +459,7 @@ def request_package(model, idx: np.ndarray, ptype: int) -> None:
 def tier4_admissions(model, w: int) -> None:
     """Referred children are admitted when a Tier 4 bed is free: in region first, then anywhere."""
     ch, cfg = model.children, model.cfg
-    withdrawn, waiting = _referral_queue(model.present_children(), ch.tier4_referral_week, ch.placement, TIER4,
+    withdrawn, waiting = _referral_queue(model.in_care_children(), ch.tier4_referral_week, ch.placement, TIER4,
                                          ch.distress, model._thresholds["tier4"], cfg.pathway.step_down_margin,
                                          IS_RESTRICTIVE)
     ch.tier4_referral_week[withdrawn] = NEVER
@@ -481,7 +498,7 @@ def allocate_secure_beds(model, w: int) -> None:
 
     ch, cfg = model.children, model.cfg
     sw, o = cfg.secure_welfare, cfg.orders
-    withdrawn, waiting = _referral_queue(model.present_children(), ch.secure_referral_week, ch.placement, SECURE,
+    withdrawn, waiting = _referral_queue(model.in_care_children(), ch.secure_referral_week, ch.placement, SECURE,
                                          ch.distress, model._thresholds["secure"], cfg.pathway.step_down_margin,
                                          IN_TIER4_OR_CUSTODY)
     ch.secure_referral_week[withdrawn] = NEVER
@@ -523,7 +540,9 @@ def allocate_secure_beds(model, w: int) -> None:
     # Not offered a secure bed in time, or restrictions needed where the child lives: a DoL application.
     long_wait = waiting[(w - ch.secure_referral_week[waiting] >= sw.weeks_before_dol_application)
                         & (ch.basis[waiting] == NO_BASIS)]
-    confined = _confined(model.in_care_children(), ch.placement, ch.basis, ch.distress, model._thresholds["dol"])
+    dol_threshold = model._thresholds["dol"]
+    confined = _confined(model.in_care_children(), ch.placement, ch.basis, ch.distress, dol_threshold,
+                         threshold_range(dol_threshold)[0])
     cand = np.union1d(long_wait, confined)
     refused_recently = (ch.dol_refused_week[cand] != NEVER) & (w - ch.dol_refused_week[cand] < o.dol_review_weeks)
     cand = cand[~refused_recently]
@@ -555,7 +574,7 @@ def funding_agreements(model, w: int) -> None:
     agreed type is free; children waiting for a foster home or supported accommodation take one as soon
     as one (or, failing that, a children's home) is free."""
     ch = model.children
-    pend = _requesting(model.present_children(), ch.pending_type)
+    pend = _requesting(model.in_care_children(), ch.pending_type)
     if len(pend) == 0:
         return
     # A package no longer needed is cancelled (a child waiting for a foster home still needs one).
@@ -691,10 +710,22 @@ def _edge_pool(act, legal, placement, birth_week, distress, week, band_scale, sl
 @numba.njit(cache=True)
 def _breakdowns(ic, placement, distress, base, tolerance, slope, key):
     """Looked-after children whose placement breaks down: a draw below base + slope * max(distress -
-    tolerance, 0) of the placement type, for types that can break down (base > 0)."""
+    tolerance, 0) of the placement type, for types that can break down (base > 0).
+
+    Distress is at most 1 (it is clipped whenever it changes), so no chance exceeds the highest over the
+    types at distress 1: a child whose draw is at or above it (most) is passed over before anything is read."""
+    top = -np.inf if slope >= 0.0 else np.inf
+    for t in range(len(base)):
+        if base[t] > 0:
+            excess = 1.0 - tolerance[t]
+            if excess < 0.0:
+                excess = 0.0
+            top = max(top, base[t] + slope * excess)
     broke = np.empty(len(ic), np.int64)
     n = 0
     for c in ic:
+        if _draw(key, c) >= top:
+            continue
         t = placement[c]
         if base[t] > 0:
             excess = distress[c] - tolerance[t]
@@ -749,14 +780,17 @@ def _crises(act, legal, placement, basis, distress, crisis_threshold, lowest_thr
 
 
 @numba.njit(cache=True)
-def _referral_queue(act, referral_week, placement, ptype, distress, threshold, margin, blocked):
+def _referral_queue(ic, referral_week, placement, ptype, distress, threshold, margin, blocked):
     """Children referred for a place of type ``ptype`` and not in one: those whose distress fell below
     their threshold less ``margin`` (the referral is withdrawn), and the others, unless in a ``blocked``
-    placement type (still waiting, and free to take a place)."""
-    withdrawn = np.empty(len(act), np.int64)
-    waiting = np.empty(len(act), np.int64)
+    placement type (still waiting, and free to take a place).
+
+    Only looked-after children are referred, and a child leaving care has none (see ``_requesting``), so
+    the looked-after ids (about half the present ones) hold every referral."""
+    withdrawn = np.empty(len(ic), np.int64)
+    waiting = np.empty(len(ic), np.int64)
     n_withdrawn = n_waiting = 0
-    for c in act:
+    for c in ic:
         if referral_week[c] != NEVER and placement[c] != ptype:
             if distress[c] < threshold[c] - margin:
                 withdrawn[n_withdrawn] = c
@@ -768,24 +802,31 @@ def _referral_queue(act, referral_week, placement, ptype, distress, threshold, m
 
 
 @numba.njit(cache=True)
-def _confined(ic, placement, basis, distress, threshold):
+def _confined(ic, placement, basis, distress, threshold, lowest_threshold):
     """Looked-after children in a children's home or an unregistered setting, with no order, whose
-    distress is at the DoL threshold: their care needs restrictions that amount to a deprivation of liberty."""
+    distress is at the DoL threshold: their care needs restrictions that amount to a deprivation of liberty.
+    Most children, below the ``lowest_threshold``, are passed over after reading their distress alone."""
     out = np.empty(len(ic), np.int64)
     n = 0
     for c in ic:
-        if distress[c] >= threshold[c] and IS_HOME[placement[c]] and basis[c] == NO_BASIS:
+        d = distress[c]
+        if d >= lowest_threshold and d >= threshold[c] and IS_HOME[placement[c]] and basis[c] == NO_BASIS:
             out[n] = c
             n += 1
     return out[:n].copy()
 
 
 @numba.njit(cache=True)
-def _requesting(act, pending_type):
-    """Children with a placement request waiting (a pending type)."""
-    out = np.empty(len(act), np.int64)
+def _requesting(ic, pending_type):
+    """Children with a placement request waiting (a pending type), among the looked-after ``ic``.
+
+    Requests and referrals are made only for looked-after children (``escalate_crises`` selects them
+    among those, ``request_package`` and a waiting ``place`` act on children in care or entering it); a
+    child leaves care with none (``returns_home`` takes only children without, ``_ageing_out`` departs
+    them and ``depart`` clears them).  So no child outside care has one."""
+    out = np.empty(len(ic), np.int64)
     n = 0
-    for c in act:
+    for c in ic:
         if pending_type[c] >= 0:
             out[n] = c
             n += 1
@@ -818,12 +859,13 @@ def _settled(ic, basis, placement, distress, max_distress, pending_type, secure_
              tier4_referral_week, key, p_return):
     """Looked-after children who return home this week: no order, living at home, in foster care, a
     children's home or supported accommodation, distress below ``max_distress``, no pending request or
-    referral, and a draw below ``p_return``."""
+    referral, and a draw below ``p_return``.  The draw comes first: it reads nothing and passes over most."""
     out = np.empty(len(ic), np.int64)
     n = 0
     for c in ic:
-        if (basis[c] == NO_BASIS and IS_SETTLED[placement[c]] and distress[c] < max_distress and pending_type[c] < 0
-                and secure_referral_week[c] == NEVER and tier4_referral_week[c] == NEVER and _draw(key, c) < p_return):
+        if (_draw(key, c) < p_return and basis[c] == NO_BASIS and IS_SETTLED[placement[c]]
+                and distress[c] < max_distress and pending_type[c] < 0 and secure_referral_week[c] == NEVER
+                and tier4_referral_week[c] == NEVER):
             out[n] = c
             n += 1
     return out[:n].copy()

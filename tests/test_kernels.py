@@ -425,7 +425,7 @@ def test_in_care_selections_equal_the_numpy_form(stepped):
     for w, thr in _selection_cases(m):
         in_home = ic[of_type(ch.placement[ic], RESIDENTIAL, THERAPEUTIC, UNREGISTERED) & (ch.basis[ic] == NO_BASIS)]
         confined = in_home[ch.distress[in_home] >= thr["dol"][in_home]]
-        _same_ids(ag._confined(ic, ch.placement, ch.basis, ch.distress, thr["dol"]), confined)
+        _same_ids(ag._confined(ic, ch.placement, ch.basis, ch.distress, thr["dol"], thr["dol"].min()), confined)
         pend = act[ch.pending_type[act] >= 0]
         _same_ids(ag._requesting(act, ch.pending_type), pend)
 
@@ -563,3 +563,56 @@ def test_selections_equal_the_numpy_masks():
             assert_same_bits(aged(ids, birth, week, 18 * 52), ids[week - birth[ids] >= 18 * 52])
         for ptype in (0, 6, 9):
             assert_same_bits(placed_in(ids, placement, ptype), ids[placement[ids] == ptype])
+
+
+# ============================================================================ agencies, round 2
+def test_only_looked_after_children_hold_requests_or_referrals():
+    """The request and referral queues are read from the looked-after ids alone (``_requesting``,
+    ``_referral_queue``): after every mechanism of every week, no child outside care holds one."""
+    m = CarePathwaysModel(build_config(["population.scale=0.05", "horizon.years=2", "seed=3"]))
+    ch = m.children
+    held = np.zeros(3, int)
+
+    def checked(name):
+        mechanism = getattr(ag, name)
+
+        def run(model, w):
+            mechanism(model, w)
+            outside = ~m.present | (ch.legal == NOT_LOOKED_AFTER)
+            assert not (outside & (ch.pending_type >= 0)).any(), name
+            assert not (outside & (ch.tier4_referral_week != NEVER)).any(), name
+            assert not (outside & (ch.secure_referral_week != NEVER)).any(), name
+            held[:] += [(ch.pending_type >= 0).sum(), (ch.tier4_referral_week != NEVER).sum(),
+                        (ch.secure_referral_week != NEVER).sum()]
+        return run
+
+    names = ("edge_of_care", "placement_breakdowns", "escalate_crises", "tier4_admissions", "allocate_secure_beds",
+             "funding_agreements", "step_down", "returns_home")
+    with pytest.MonkeyPatch.context() as mp:
+        for name in names:
+            mp.setattr(ag, name, checked(name))
+        m.run()
+    assert (held > 0).all()
+
+
+def test_threshold_range_follows_the_array():
+    a, b = np.array([0.3, 0.1, 0.7]), np.array([0.5, 0.6])
+    assert ag.threshold_range(a) == (0.1, 0.7)
+    assert ag.threshold_range(b) == (0.5, 0.6)
+    assert ag.threshold_range(a + 0.0) == (0.1, 0.7)
+
+
+def test_breakdowns_pass_over_draws_above_every_chance(stepped):
+    """With a negative slope (no bound on the chance from distress 1) the selection is the NumPy form's too."""
+    m = stepped
+    ch = m.children
+    ic = m.in_care_children()
+    for slope in (-0.001, 0.0):
+        ptype = ch.placement[ic]
+        base = m.breakdown_base[ptype]
+        p = base + slope * np.maximum(ch.distress[ic] - m.breakdown_tolerance[ptype], 0.0)
+        want = ic[(base > 0) & (m.streams.uniform("breakdown", m.week, ic) < p)]
+        got = ag._breakdowns(ic, ch.placement, ch.distress, m.breakdown_base, m.breakdown_tolerance, slope,
+                             m.streams.key("breakdown", m.week))
+        _same_ids(got, want)
+
