@@ -616,3 +616,66 @@ def test_breakdowns_pass_over_draws_above_every_chance(stepped):
                              m.streams.key("breakdown", m.week))
         _same_ids(got, want)
 
+
+
+def _reference_ration(remaining, area, priority):
+    """``Roster.ration`` as it was (in place on ``remaining``)."""
+    from sim.placements import rank_within_groups
+
+    rank = rank_within_groups(area, priority)
+    ok = rank < np.floor(remaining[area])
+    np.subtract.at(remaining, area[ok], 1)
+    return ok
+
+
+def test_rationing_equals_the_numpy_form(stepped):
+    m = stepped
+    rng = np.random.default_rng(5)
+    remaining = m.roster.remaining
+    saved = {k: v.copy() for k, v in remaining.items()}
+    for n in (0, 1, 7, 300):
+        area = rng.integers(0, 6, n)
+        priority = rng.choice([0.2, 0.5, 0.9], n) if n % 2 else rng.random(n)  # ties too
+        remaining["camhs"] = rng.choice([0.0, 0.7, 1.0, 2.5, 40.0], 9)
+        want_remaining = remaining["camhs"].copy()
+        want = _reference_ration(want_remaining, area, priority)
+        assert_same_bits(m.roster.ration("camhs", area, priority), want)
+        assert_same_bits(remaining["camhs"], want_remaining)
+    remaining.update(saved)  # the fixture is shared
+
+
+def test_support_offers_equal_the_numpy_form(stepped):
+    """Whose agency is willing to offer support (with and without a flexibility boost) and each agency's
+    count of decisions, against the former NumPy chain of ``_offer_support``."""
+    m = stepped
+    ch, w = m.children, m.week
+    rng = np.random.default_rng(6)
+    act = m.present_children()
+    n_willing = 0
+    for kind in (ag.CSC, "camhs", "education", "youth_justice"):
+        for boost in (None, rng.choice([0.0, 0.3, 2.0], ch.n)):
+            idx = np.sort(rng.choice(act, 400, replace=False))
+            until = np.where(rng.random(ch.n) < 0.2, w + 3, w).astype(np.int32)
+            area = m.roster.area_of(kind, ch.la[idx], ch.region[idx])
+            flexibility = m.roster.effective_flexibility(kind)[area]
+            if boost is not None:
+                flexibility = np.minimum(flexibility + boost[idx], 1.0)
+            willing = m.streams.uniform("test_offer", w, idx) < flexibility
+            willing &= until[idx] <= w
+
+            got, got_area = ag._willing(
+                idx, ch.la if m.roster.by_kind[kind][0].covers == ag.PER_LA else ch.region,
+                m.roster.effective_flexibility(kind), boost is not None, ag._NO_BOOST if boost is None else boost,
+                until, w, m.streams.key("test_offer", w))
+            _same_ids(got, np.flatnonzero(willing))
+            assert_same_bits(got_area, area)
+            n_willing += len(got)
+
+            agents = m.roster.by_kind[kind]
+            before = [a.decisions for a in agents]
+            m.roster.count_decisions(kind, area[willing])
+            counts = np.bincount(area[willing], minlength=len(agents))
+            assert [a.decisions for a in agents] == [b + int(k) for b, k in zip(before, counts)]
+            for a, b in zip(agents, before):  # the fixture is shared
+                a.decisions = b
+    assert n_willing > 0
