@@ -309,7 +309,7 @@ def edge_of_care(model, w: int) -> None:
     enter = may_enter[streams.uniform("edge_entry", w, may_enter) < p]
     # Schools notice distress at the edge of care; a flexible education service may offer support
     # (within its weekly capacity), which lowers distress and so later entries.
-    noticed = noticed[~np.isin(noticed, enter, kind="sort")] if len(enter) and len(noticed) else noticed
+    noticed = _without(noticed, enter)
     _offer_support(model, "education", noticed, "school_offer", "support_until")
     noticed_by_police = ch.has("going_missing", enter) | ch.has("risk_to_others", enter)
     agency = np.where(noticed_by_police, model.agency_uid("police", enter), model.agency_uid("education", enter))
@@ -838,15 +838,17 @@ def _calm_weeks(ic, distress, threshold, margin, calm_weeks, weeks_needed, place
     ready = np.empty(len(ic), np.int64)
     unregistered = np.empty(len(ic), np.int64)
     n_ready = n_unregistered = 0
+    # Without branches (whether a child is calm is a coin toss to the processor): every child is written
+    # after the last selected one, and counted only if selected.
     for c in ic:
         calm = distress[c] < threshold[c] - margin
-        calm_weeks[c] = calm_weeks[c] + 1 if calm else 0
-        if IS_HOME[placement[c]] and basis[c] == NO_BASIS and pending_type[c] < 0 and calm_weeks[c] >= weeks_needed:
-            ready[n_ready] = c
-            n_ready += 1
-        if placement[c] == UNREGISTERED and not calm:
-            unregistered[n_unregistered] = c
-            n_unregistered += 1
+        weeks = (calm_weeks[c] + 1) * calm
+        calm_weeks[c] = weeks
+        t = placement[c]
+        ready[n_ready] = c
+        n_ready += IS_HOME[t] & (basis[c] == NO_BASIS) & (pending_type[c] < 0) & (weeks >= weeks_needed)
+        unregistered[n_unregistered] = c
+        n_unregistered += (t == UNREGISTERED) & (not calm)
     return ready[:n_ready].copy(), unregistered[:n_unregistered].copy()
 
 
@@ -904,3 +906,20 @@ def _willing(idx, child_area, flexibility, boosted, boost, until, week, key):
             willing[n_willing] = i
             n_willing += 1
     return willing[:n_willing].copy(), area
+
+
+@numba.njit(cache=True)
+def _without(ids, removed):
+    """``ids`` less those in ``removed``, in their order (``ids[~np.isin(ids, removed)]``), by one merge:
+    both are in id order (selected from the present children, ``present_children``, in that order)."""
+    out = np.empty(len(ids), np.int64)
+    n = j = 0
+    for c in ids:
+        while j < len(removed) and removed[j] < c:
+            j += 1
+        if j < len(removed) and removed[j] == c:
+            continue
+        out[n] = c
+        n += 1
+    return out[:n].copy()
+

@@ -679,3 +679,22 @@ def test_support_offers_equal_the_numpy_form(stepped):
             for a, b in zip(agents, before):  # the fixture is shared
                 a.decisions = b
     assert n_willing > 0
+
+
+def test_without_equals_isin():
+    rng = np.random.default_rng(7)
+    for n, k in ((0, 0), (5, 0), (0, 4), (50, 10), (400, 60), (400, 400)):
+        ids = np.sort(rng.choice(1000, n, replace=False))
+        removed = np.sort(np.concatenate([rng.choice(ids, min(k, n), replace=False),
+                                          rng.choice(1000, k // 2)]))[:k] if k else ids[:0]
+        removed = np.unique(removed)
+        _same_ids(ag._without(ids, removed), ids[~np.isin(ids, removed)])
+
+
+def test_present_children_stay_in_id_order():
+    """The selections from the present children come out in id order (``_without`` merges two of them)."""
+    m = CarePathwaysModel(build_config(["population.scale=0.05", "horizon.years=1", "seed=4"]))
+    for _ in range(30):
+        m.step()
+        act = m.present_children()
+        assert (np.diff(act) > 0).all()
