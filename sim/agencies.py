@@ -570,21 +570,15 @@ def funding_agreements(model, w: int) -> None:
     agreed type is free; children waiting for a foster home or supported accommodation take one as soon
     as one (or, failing that, a children's home) is free."""
     ch = model.children
-    pend = _requesting(model.in_care_children(), ch.pending_type)
-    if len(pend) == 0:
+    # A package no longer needed is cancelled (a child waiting for a foster home still needs one); of the
+    # rest, those due are tried (see _requests).
+    packages, others, waiting, n_requests = _requests(
+        model.in_care_children(), ch.pending_type, ch.pending_week, ch.placement, ch.distress,
+        model._thresholds["residential"], model.cfg.pathway.step_down_margin, w)
+    if n_requests == 0:
         return
-    # A package no longer needed is cancelled (a child waiting for a foster home still needs one).
-    package = ch.pending_type[pend] == THERAPEUTIC
-    thr = model.child_threshold("residential", pend)
-    cancel = pend[package & (ch.distress[pend] < thr - model.cfg.pathway.step_down_margin)]
-    ch.pending_type[cancel] = -1
-    pend = pend[ch.pending_type[pend] >= 0]
-    pend = pend[~of_type(ch.placement[pend], *RESTRICTIVE)]
-    due = pend[ch.pending_week[pend] <= w]
-    package = ch.pending_type[due] == THERAPEUTIC
-    model.tally.add("funding_agreement_waits", int((ch.pending_type[pend] == THERAPEUTIC).sum() - package.sum()))
-    for exact, reason in ((True, "funding_agreed"), (False, "placement_found")):
-        sel = due[package == exact]
+    model.tally.add("funding_agreement_waits", waiting)
+    for sel, exact, reason in ((packages, True, "funding_agreed"), (others, False, "placement_found")):
         if len(sel):
             # A child placed from home (a new entry who waited) has a first placement, not a move.
             moved = model.place(sel, ch.pending_type[sel].astype(np.int64), reason, planned=True, exact=exact,
@@ -781,7 +775,7 @@ def _referral_queue(ic, referral_week, placement, ptype, distress, threshold, ma
     their threshold less ``margin`` (the referral is withdrawn), and the others, unless in a ``blocked``
     placement type (still waiting, and free to take a place).
 
-    Only looked-after children are referred, and a child leaving care has none (see ``_requesting``), so
+    Only looked-after children are referred, and a child leaving care has none (see ``_requests``), so
     the looked-after ids (about half the present ones) hold every referral."""
     withdrawn = np.empty(len(ic), np.int64)
     waiting = np.empty(len(ic), np.int64)
@@ -813,20 +807,40 @@ def _confined(ic, placement, basis, distress, threshold, lowest_threshold):
 
 
 @numba.njit(cache=True)
-def _requesting(ic, pending_type):
-    """Children with a placement request waiting (a pending type), among the looked-after ``ic``.
+def _requests(ic, pending_type, pending_week, placement, distress, threshold, margin, week):
+    """``funding_agreements``' requests (a pending type), from one pass over the looked-after ``ic``.
+
+    A package (therapeutic care) whose child's distress fell below the residential threshold less
+    ``margin`` is cancelled here (its pending type set to -1).  Of the other requests, of children outside
+    Tier 4, secure homes and custody, returns the packages and the other requests due (``pending_week``
+    at or before ``week``), in id order, then the number of packages still waiting for a funding
+    agreement and the number of requests found (cancelled ones included).
 
     Requests and referrals are made only for looked-after children (``escalate_crises`` selects them
     among those, ``request_package`` and a waiting ``place`` act on children in care or entering it); a
     child leaves care with none (``returns_home`` takes only children without, ``_ageing_out`` departs
     them and ``depart`` clears them).  So no child outside care has one."""
-    out = np.empty(len(ic), np.int64)
-    n = 0
+    packages = np.empty(len(ic), np.int64)
+    others = np.empty(len(ic), np.int64)
+    n_packages = n_others = waiting = n_requests = 0
     for c in ic:
-        if pending_type[c] >= 0:
-            out[n] = c
-            n += 1
-    return out[:n].copy()
+        t = pending_type[c]
+        if t < 0:
+            continue
+        n_requests += 1
+        if t == THERAPEUTIC and distress[c] < threshold[c] - margin:
+            pending_type[c] = -1
+        elif not IS_RESTRICTIVE[placement[c]]:
+            if pending_week[c] <= week:
+                if t == THERAPEUTIC:
+                    packages[n_packages] = c
+                    n_packages += 1
+                else:
+                    others[n_others] = c
+                    n_others += 1
+            elif t == THERAPEUTIC:
+                waiting += 1
+    return packages[:n_packages].copy(), others[:n_others].copy(), waiting, n_requests
 
 
 @numba.njit(cache=True)

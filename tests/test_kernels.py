@@ -427,7 +427,7 @@ def test_in_care_selections_equal_the_numpy_form(stepped):
         confined = in_home[ch.distress[in_home] >= thr["dol"][in_home]]
         _same_ids(ag._confined(ic, ch.placement, ch.basis, ch.distress, thr["dol"], thr["dol"].min()), confined)
         pend = act[ch.pending_type[act] >= 0]
-        _same_ids(ag._requesting(act, ch.pending_type), pend)
+        _check_requests(m, ic, w, thr)
 
         calm_weeks = ch.calm_weeks.copy()
         calm = ch.distress[ic] < thr["residential"][ic] - pw.step_down_margin
@@ -567,7 +567,7 @@ def test_selections_equal_the_numpy_masks():
 
 # ============================================================================ agencies, round 2
 def test_only_looked_after_children_hold_requests_or_referrals():
-    """The request and referral queues are read from the looked-after ids alone (``_requesting``,
+    """The request and referral queues are read from the looked-after ids alone (``_requests``,
     ``_referral_queue``): after every mechanism of every week, no child outside care holds one."""
     m = CarePathwaysModel(build_config(["population.scale=0.05", "horizon.years=2", "seed=3"]))
     ch = m.children
@@ -698,3 +698,35 @@ def test_present_children_stay_in_id_order():
         m.step()
         act = m.present_children()
         assert (np.diff(act) > 0).all()
+
+
+def _check_requests(m, ic, w, thr):
+    """``_requests`` against the NumPy form it replaced in ``funding_agreements`` (on copies of the state;
+    some packages made due and some cancelled so that every branch is taken)."""
+    ch, margin = m.children, m.cfg.pathway.step_down_margin
+    pending_type, pending_week = ch.pending_type.copy(), ch.pending_week.copy()
+    rng = np.random.default_rng(w)
+    extra = rng.choice(ic, 60, replace=False)
+    pending_type[extra] = rng.choice([THERAPEUTIC, FOSTER_INHOUSE, RESIDENTIAL], 60)
+    pending_week[extra] = w + rng.integers(-2, 3, 60)
+
+    want_type = pending_type.copy()
+    pend = ic[want_type[ic] >= 0]
+    package = want_type[pend] == THERAPEUTIC
+    cancel = pend[package & (ch.distress[pend] < thr["residential"][pend] - margin)]
+    want_type[cancel] = -1
+    kept = pend[want_type[pend] >= 0]
+    kept = kept[~of_type(ch.placement[kept], TIER4, SECURE, CUSTODY)]
+    due = kept[pending_week[kept] <= w]
+    due_package = want_type[due] == THERAPEUTIC
+    waiting = int((want_type[kept] == THERAPEUTIC).sum() - due_package.sum())
+
+    got_type = pending_type.copy()
+    packages, others, got_waiting, n_requests = ag._requests(ic, got_type, pending_week, ch.placement, ch.distress,
+                                                             thr["residential"], margin, w)
+    assert_same_bits(got_type, want_type)
+    _same_ids(packages, due[due_package])
+    _same_ids(others, due[~due_package])
+    assert (got_waiting, n_requests) == (waiting, len(pend))
+    assert len(cancel) and len(packages) and len(others) and waiting
+
