@@ -242,20 +242,20 @@ def la_will_fund(model, idx: np.ndarray, decision: str) -> np.ndarray:
 RESTRICTIVE = (TIER4, SECURE, CUSTODY)
 
 
-_THRESHOLD_RANGES: dict[int, tuple[np.ndarray, float, float]] = {}
+_LOWEST_THRESHOLDS: dict[int, tuple[np.ndarray, float]] = {}
 
 
-def threshold_range(threshold: np.ndarray) -> tuple[float, float]:
-    """The lowest and the highest of a per-child threshold (``model._thresholds``), for the compiled
-    selections to pass over children far from every threshold.  Computed once per array: thresholds are
-    replaced by ``refresh_thresholds``, never changed in place.  The few arrays of the current models
-    are kept (with the array itself, so that an id is never mistaken for another's)."""
-    known = _THRESHOLD_RANGES.get(id(threshold))
+def lowest_of(threshold: np.ndarray) -> float:
+    """The lowest of a per-child threshold (``model._thresholds``), for the compiled selections to pass
+    over children below every threshold.  Computed once per array: thresholds are replaced by
+    ``refresh_thresholds``, never changed in place.  The few arrays of the current models are kept (with
+    the array itself, so that an id is never mistaken for another's)."""
+    known = _LOWEST_THRESHOLDS.get(id(threshold))
     if known is None or known[0] is not threshold:
-        if len(_THRESHOLD_RANGES) >= 16:
-            _THRESHOLD_RANGES.clear()
-        known = _THRESHOLD_RANGES[id(threshold)] = (threshold, threshold.min(), threshold.max())
-    return known[1], known[2]
+        if len(_LOWEST_THRESHOLDS) >= 8:
+            _LOWEST_THRESHOLDS.clear()
+        known = _LOWEST_THRESHOLDS[id(threshold)] = (threshold, threshold.min())
+    return known[1]
 
 
 def pathway_placement(model, idx: np.ndarray, w: int) -> np.ndarray:
@@ -374,8 +374,8 @@ def escalate_crises(model, w: int) -> None:
                                                      "going_missing")}
     # Who each agency would act on, from one pass over the present children (see _crises).
     tier4_threshold, secure_threshold = model._thresholds["tier4"], model._thresholds["secure"]
-    lowest = np.min((cfg.distress.crisis_threshold, threshold_range(tier4_threshold)[0],
-                     threshold_range(secure_threshold)[0]))
+    lowest = np.min((cfg.distress.crisis_threshold, lowest_of(tier4_threshold),
+                     lowest_of(secure_threshold)))
     camhs_noticed, csc_noticed, home_crisis, harmful = _crises(
         model.present_children(), ch.legal, ch.placement, ch.basis, ch.distress, cfg.distress.crisis_threshold, lowest,
         **needs, tier4_threshold=tier4_threshold, secure_threshold=secure_threshold,
@@ -538,7 +538,7 @@ def allocate_secure_beds(model, w: int) -> None:
                         & (ch.basis[waiting] == NO_BASIS)]
     dol_threshold = model._thresholds["dol"]
     confined = _confined(model.in_care_children(), ch.placement, ch.basis, ch.distress, dol_threshold,
-                         threshold_range(dol_threshold)[0])
+                         lowest_of(dol_threshold))
     cand = np.union1d(long_wait, confined)
     refused_recently = (ch.dol_refused_week[cand] != NEVER) & (w - ch.dol_refused_week[cand] < o.dol_review_weeks)
     cand = cand[~refused_recently]

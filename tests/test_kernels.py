@@ -595,11 +595,11 @@ def test_only_looked_after_children_hold_requests_or_referrals():
     assert (held > 0).all()
 
 
-def test_threshold_range_follows_the_array():
+def test_lowest_of_a_threshold_follows_the_array():
     a, b = np.array([0.3, 0.1, 0.7]), np.array([0.5, 0.6])
-    assert ag.threshold_range(a) == (0.1, 0.7)
-    assert ag.threshold_range(b) == (0.5, 0.6)
-    assert ag.threshold_range(a + 0.0) == (0.1, 0.7)
+    assert ag.lowest_of(a) == 0.1
+    assert ag.lowest_of(b) == 0.5
+    assert ag.lowest_of(a + 0.1) == 0.2
 
 
 def test_breakdowns_pass_over_draws_above_every_chance(stepped):
