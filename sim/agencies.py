@@ -15,7 +15,6 @@ module says why); what the agencies then do with those children is whole-array N
 from __future__ import annotations
 
 import math
-from collections import Counter
 
 import mesa
 import numba
@@ -47,7 +46,11 @@ class Agency(mesa.Agent):
         self.annual_budget = annual_budget
         self.notice_probability = notice_probability
         self.spend_this_year = 0.0
-        self.decisions = 0
+
+    @property
+    def decisions(self) -> int:
+        """How many decisions the agency has made (counted for all agents of its type by the ``Roster``)."""
+        return int(self.model.roster.decisions[self.kind][self.area])
 
     def __repr__(self) -> str:
         return f"{self.label}({self.name}, flexibility={self.flexibility:.2f}, risk_tolerance={self.risk_tolerance:.2f})"
@@ -141,6 +144,7 @@ class Roster:
                     notice_probability=params.notice_probability,
                 ))
             self.by_kind[cls.kind] = agents
+        self.decisions = {kind: np.zeros(len(agents), np.int64) for kind, agents in self.by_kind.items()}
         self.refresh()
 
     def refresh(self) -> None:
@@ -203,9 +207,9 @@ class Roster:
                 a.spend_this_year = float(s)
 
     def count_decisions(self, kind: str, area: np.ndarray) -> None:
-        agents = self.by_kind[kind]
-        for a, n in Counter(area.tolist()).items():
-            agents[a].decisions += n
+        """One decision more for the agent of each area given."""
+        if len(area):
+            self.decisions[kind] += np.bincount(area, minlength=len(self.decisions[kind]))
 
     def threshold(self, kind: str, area: np.ndarray, base: float) -> np.ndarray:
         """Distress at which an agency escalates: lower when it tolerates less risk."""

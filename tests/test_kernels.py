@@ -672,12 +672,11 @@ def test_support_offers_equal_the_numpy_form(stepped):
             n_willing += len(got)
 
             agents = m.roster.by_kind[kind]
-            before = [a.decisions for a in agents]
+            before = m.roster.decisions[kind].copy()
             m.roster.count_decisions(kind, area[willing])
             counts = np.bincount(area[willing], minlength=len(agents))
-            assert [a.decisions for a in agents] == [b + int(k) for b, k in zip(before, counts)]
-            for a, b in zip(agents, before):  # the fixture is shared
-                a.decisions = b
+            assert [a.decisions for a in agents] == [int(b + k) for b, k in zip(before, counts)]
+            m.roster.decisions[kind][:] = before  # the fixture is shared
     assert n_willing > 0
 
 
@@ -730,3 +729,22 @@ def _check_requests(m, ic, w, thr):
     assert (got_waiting, n_requests) == (waiting, len(pend))
     assert len(cancel) and len(packages) and len(others) and waiting
 
+
+
+def test_agents_count_their_decisions():
+    """Each agent's ``decisions`` (kept in the roster's arrays) is the number of decisions counted for its area."""
+    from collections import Counter
+
+    m = CarePathwaysModel(build_config(["population.scale=0.05", "horizon.years=1", "seed=1"]))
+    counted = Counter()
+    count = m.roster.count_decisions
+
+    def counting(kind, area):
+        counted.update((kind, a) for a in area.tolist())
+        count(kind, area)
+
+    m.roster.count_decisions = counting
+    m.run()
+    for kind, agents in m.roster.by_kind.items():
+        assert [a.decisions for a in agents] == [counted[kind, a] for a in range(len(agents))]
+    assert sum(counted.values()) > 0
