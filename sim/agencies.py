@@ -498,9 +498,13 @@ def allocate_secure_beds(model, w: int) -> None:
 
     ch, cfg = model.children, model.cfg
     sw, o = cfg.secure_welfare, cfg.orders
-    withdrawn, waiting = _referral_queue(model.in_care_children(), ch.secure_referral_week, ch.placement, SECURE,
-                                         ch.distress, model._thresholds["secure"], cfg.pathway.step_down_margin,
-                                         IN_TIER4_OR_CUSTODY)
+    # The secure queue, and the children whose care needs restrictions (the second route to a DoL order),
+    # from one pass: secure beds go to children in the queue, who are then in a secure home, and nothing
+    # else changes what the second selection reads (placement, legal basis, distress) before it is used.
+    dol_threshold = model._thresholds["dol"]
+    withdrawn, waiting, confined = _secure_queue(
+        model.in_care_children(), ch.secure_referral_week, ch.placement, ch.distress, model._thresholds["secure"],
+        cfg.pathway.step_down_margin, ch.basis, dol_threshold, lowest_of(dol_threshold))
     ch.secure_referral_week[withdrawn] = NEVER
     model.events.add(w, withdrawn, "withdrawal", to_type=SECURE, reason="distress_fell",
                      agency=model.agency_uid(CSC, withdrawn))
@@ -534,15 +538,13 @@ def allocate_secure_beds(model, w: int) -> None:
         model.set_basis(g, S25, until=w + o.s25_initial_weeks)
         grant_event(model, g, "s25")
         ch.secure_referral_week[g] = NEVER
+        confined = _without(confined, np.sort(g))  # in a secure home now
         waiting = waiting[ch.secure_referral_week[waiting] != NEVER]
     model.tally.add("waiting_secure_home", len(waiting))
 
     # Not offered a secure bed in time, or restrictions needed where the child lives: a DoL application.
     long_wait = waiting[(w - ch.secure_referral_week[waiting] >= sw.weeks_before_dol_application)
                         & (ch.basis[waiting] == NO_BASIS)]
-    dol_threshold = model._thresholds["dol"]
-    confined = _confined(model.in_care_children(), ch.placement, ch.basis, ch.distress, dol_threshold,
-                         lowest_of(dol_threshold))
     cand = np.union1d(long_wait, confined)
     refused_recently = (ch.dol_refused_week[cand] != NEVER) & (w - ch.dol_refused_week[cand] < o.dol_review_weeks)
     cand = cand[~refused_recently]
@@ -796,18 +798,29 @@ def _referral_queue(ic, referral_week, placement, ptype, distress, threshold, ma
 
 
 @numba.njit(cache=True)
-def _confined(ic, placement, basis, distress, threshold, lowest_threshold):
-    """Looked-after children in a children's home or an unregistered setting, with no order, whose
-    distress is at the DoL threshold: their care needs restrictions that amount to a deprivation of liberty.
-    Most children, below the ``lowest_threshold``, are passed over after reading their distress alone."""
-    out = np.empty(len(ic), np.int64)
-    n = 0
+def _secure_queue(ic, referral_week, placement, distress, threshold, margin, basis, dol_threshold, lowest_dol):
+    """``allocate_secure_beds``' one pass: the secure queue (``_referral_queue`` for a secure home, Tier 4
+    and custody blocked), and the children whose care in a home needs a deprivation of liberty:
+    looked-after children in a children's home or an unregistered setting, with no order, whose distress
+    is at the DoL threshold (most children, below the lowest, ``lowest_dol``, are passed over after
+    reading their distress alone)."""
+    withdrawn = np.empty(len(ic), np.int64)
+    waiting = np.empty(len(ic), np.int64)
+    confined = np.empty(len(ic), np.int64)
+    n_withdrawn = n_waiting = n_confined = 0
     for c in ic:
         d = distress[c]
-        if d >= lowest_threshold and d >= threshold[c] and IS_HOME[placement[c]] and basis[c] == NO_BASIS:
-            out[n] = c
-            n += 1
-    return out[:n].copy()
+        if referral_week[c] != NEVER and placement[c] != SECURE:
+            if d < threshold[c] - margin:
+                withdrawn[n_withdrawn] = c
+                n_withdrawn += 1
+            elif not IN_TIER4_OR_CUSTODY[placement[c]]:
+                waiting[n_waiting] = c
+                n_waiting += 1
+        if d >= lowest_dol and d >= dol_threshold[c] and IS_HOME[placement[c]] and basis[c] == NO_BASIS:
+            confined[n_confined] = c
+            n_confined += 1
+    return withdrawn[:n_withdrawn].copy(), waiting[:n_waiting].copy(), confined[:n_confined].copy()
 
 
 @numba.njit(cache=True)

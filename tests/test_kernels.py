@@ -425,7 +425,13 @@ def test_in_care_selections_equal_the_numpy_form(stepped):
     for w, thr in _selection_cases(m):
         in_home = ic[of_type(ch.placement[ic], RESIDENTIAL, THERAPEUTIC, UNREGISTERED) & (ch.basis[ic] == NO_BASIS)]
         confined = in_home[ch.distress[in_home] >= thr["dol"][in_home]]
-        _same_ids(ag._confined(ic, ch.placement, ch.basis, ch.distress, thr["dol"], thr["dol"].min()), confined)
+        queue = ag._referral_queue(ic, ch.secure_referral_week, ch.placement, SECURE, ch.distress, thr["secure"],
+                                   pw.step_down_margin, of_type(np.arange(10), TIER4, CUSTODY))
+        got = ag._secure_queue(ic, ch.secure_referral_week, ch.placement, ch.distress, thr["secure"],
+                               pw.step_down_margin, ch.basis, thr["dol"], thr["dol"].min())
+        _same_ids(got[0], queue[0])
+        _same_ids(got[1], queue[1])
+        _same_ids(got[2], confined)
         pend = act[ch.pending_type[act] >= 0]
         _check_requests(m, ic, w, thr)
 
@@ -748,3 +754,29 @@ def test_agents_count_their_decisions():
     for kind, agents in m.roster.by_kind.items():
         assert [a.decisions for a in agents] == [counted[kind, a] for a in range(len(agents))]
     assert sum(counted.values()) > 0
+
+
+def test_dol_candidates_selected_with_the_secure_queue_are_those_after_the_beds():
+    """``allocate_secure_beds`` selects the children whose care needs a DoL order in its first pass and
+    takes out those given a secure bed: the same children as a selection after the beds are given."""
+    import sys
+
+    m = CarePathwaysModel(build_config(["population.scale=0.1", "horizon.years=2", "seed=5"]))
+    ch, pw = m.children, m.cfg.pathway
+    without = ag._without
+    seen = np.zeros(2, int)
+
+    def checked(ids, removed):
+        kept = without(ids, removed)
+        if sys._getframe(1).f_code.co_name == "allocate_secure_beds":
+            thr = m._thresholds
+            after = ag._secure_queue(m.in_care_children(), ch.secure_referral_week, ch.placement, ch.distress,
+                                     thr["secure"], pw.step_down_margin, ch.basis, thr["dol"], thr["dol"].min())[2]
+            _same_ids(kept, after)
+            seen[:] += [len(kept), len(ids) - len(kept)]
+        return kept
+
+    with pytest.MonkeyPatch.context() as mp:
+        mp.setattr(ag, "_without", checked)
+        m.run()
+    assert (seen > 0).all()  # some given a secure bed had been selected
