@@ -415,3 +415,30 @@ def placed_in(act, placement, ptype):
             n += 1
     return out[:n].copy()
 
+
+
+@_select
+def relisted(ids, changed, present, legal, in_care_only):
+    """The ascending id list ``ids`` brought up to date after the children ``changed`` (ascending,
+    distinct) arrived, left or changed legal status: each of them is listed if present (and, with
+    ``in_care_only``, looked after), every other child stays as listed.
+
+    So the present and the looked-after ids are kept without a pass over everyone present: what
+    ``np.flatnonzero(present)`` or ``act[legal[act] != NOT_LOOKED_AFTER]`` would give again, provided
+    ``changed`` holds every child whose presence or status changed since ``ids`` was made.  The
+    unchanged runs of ``ids`` are copied whole; a view of a buffer (the copy to its exact length would
+    be a second pass)."""
+    out = np.empty(len(ids) + len(changed), np.int64)
+    at = np.searchsorted(ids, changed)  # where each changed child is listed, or would be
+    n = 0
+    done = 0  # ids[:done] are placed
+    for j in range(len(changed)):
+        c, p = changed[j], at[j]
+        out[n:n + p - done] = ids[done:p]
+        n += p - done
+        done = p + 1 if p < len(ids) and ids[p] == c else p
+        if present[c] and (not in_care_only or legal[c] != NOT_LOOKED_AFTER):
+            out[n] = c
+            n += 1
+    out[n:n + len(ids) - done] = ids[done:]
+    return out[:n + len(ids) - done]

@@ -18,7 +18,7 @@ from sim import courts
 from sim.children import (
     AGEING_IN_CARE, BASES, CARE_ORDER, DIRECT_ENTRY, DOL, FUTURE, GONE, INITIAL_EDGE, INITIAL_IN_CARE, JOINS_EDGE,
     LEGAL_STATUS, MHA, NEED, NEVER, NO_BASIS, NOT_LOOKED_AFTER, PRESENT, REMAND, S20, S25, SENTENCE, WEEKS_PER_YEAR,
-    aged, initial_placement_types, make_geography, synthesise, weekly_dynamics,
+    aged, initial_placement_types, make_geography, relisted, synthesise, weekly_dynamics,
 )
 from sim.config import REGIONS, CarePathwaysConfig, schedule_value
 from sim.costs import Ledger, Prices, book_one, price_of
@@ -83,7 +83,8 @@ class CarePathwaysModel(mesa.Model):
         ch = self.children
         self.present = np.zeros(ch.n, bool)
         self._present_ids = self._in_care_ids = None
-        self._departed = False
+        self._departed: list[np.ndarray] = []  # since the present ids were listed
+        self._changed: list[np.ndarray] = []   # arrived, departed or changed status since the in-care ids were
         self.capacity = Capacity(len(PLACEMENT_TYPES), self.geo.la_region, len(REGIONS))
         for t in PLACEMENT_TYPES:
             self.capacity.unlimited[PLACEMENT_TYPES.index(t)] = getattr(cfg.placements, t).unlimited
@@ -168,22 +169,35 @@ class CarePathwaysModel(mesa.Model):
         if self._present_ids is None:
             self._present_ids = np.flatnonzero(self.present)
         elif self._departed:
-            self._present_ids = self._present_ids[self.present[self._present_ids]]
-        self._departed = False
+            self._present_ids = relisted(self._present_ids, _distinct(self._departed), self.present,
+                                         self.children.legal, False)
+        self._departed = []
         return self._present_ids
 
     def in_care_children(self) -> np.ndarray:
+        """Ids of looked-after children present now, in id order (kept up to date as ``present_children``)."""
         if self._in_care_ids is None:
             act = self.present_children()
             self._in_care_ids = act[self.children.legal[act] != NOT_LOOKED_AFTER]
+        elif self._changed:
+            self._in_care_ids = relisted(self._in_care_ids, _distinct(self._changed), self.present,
+                                         self.children.legal, True)
+        self._changed = []
         return self._in_care_ids
 
-    def changed_population(self, departed: bool = False, arrived: np.ndarray | None = None) -> None:
-        """Invalidate the cached id lists (arrivals have higher ids than anyone present, so append)."""
+    def changed_population(self, departed: np.ndarray | None = None, arrived: np.ndarray | None = None,
+                           changed: np.ndarray | None = None) -> None:
+        """Bring the cached id lists up to date with the children who ``departed``, ``arrived`` (higher ids
+        than anyone present, so appended) or ``changed`` legal status; with none given, the looked-after
+        ids are listed afresh when next asked for."""
+        if departed is None and arrived is None and changed is None:
+            self._in_care_ids = None
+            return
         if arrived is not None and self._present_ids is not None:
             self._present_ids = np.concatenate([self.present_children(), arrived])
-        self._departed = self._departed or departed
-        self._in_care_ids = None
+        if departed is not None:
+            self._departed.append(departed)
+        self._changed += [ids for ids in (departed, arrived, changed) if ids is not None]
 
     def child_threshold(self, name: str, idx: np.ndarray) -> np.ndarray:
         """The distress at which the agency responsible for each child escalates (see Roster.threshold)."""
@@ -354,7 +368,7 @@ class CarePathwaysModel(mesa.Model):
         ch, w = self.children, self.week
         s20 = self.streams.uniform("legal_status", w, idx) < self.cfg.population.s20_share
         ch.legal[idx] = np.where(s20, S20, CARE_ORDER)
-        self.changed_population()
+        self.changed_population(changed=idx)
         first = idx[ch.entered_care_week[idx] == NEVER]
         ch.entered_care_week[first] = w
         ch.ever_in_care[idx] = True
@@ -371,7 +385,7 @@ class CarePathwaysModel(mesa.Model):
         ch, w = self.children, self.week
         ch.legal[idx] = NOT_LOOKED_AFTER
         ch.left_care_week[idx] = w
-        self.changed_population()
+        self.changed_population(changed=idx)
         self.tally.add("exits_from_care", len(idx))
         self.events.add(w, idx, event, from_type=ch.placement[idx], to_type=FAMILY, reason=reason,
                         agency=self.agency_uid("childrens_social_care", idx))
@@ -393,7 +407,7 @@ class CarePathwaysModel(mesa.Model):
         ch.tier4_referral_week[idx] = NEVER
         ch.pending_type[idx] = -1
         self.present[idx] = False
-        self.changed_population(departed=True)
+        self.changed_population(departed=idx)
         self.tally.add("departures", len(idx))
 
     # ================================================================== set-up and schedules
@@ -547,7 +561,7 @@ class CarePathwaysModel(mesa.Model):
             ch.legal[ageing_in] = np.where(s20, S20, CARE_ORDER)
             ch.ever_in_care[ageing_in] = True
             self.tally.add("ageing_in_care", len(ageing_in))
-            self.changed_population()
+            self.changed_population(changed=ageing_in)
             self.in_care_this_year[ageing_in] = True
             self.place(ageing_in, ag.pathway_placement(self, ageing_in, w), "entry", count_as_move=False,
                        may_wait=True)
@@ -566,7 +580,7 @@ class CarePathwaysModel(mesa.Model):
                         agency=self.agency_uid("childrens_social_care", in_care))
         ch.legal[in_care] = NOT_LOOKED_AFTER
         ch.left_care_week[in_care] = w
-        self.changed_population()
+        self.changed_population(changed=in_care)
         self.tally.add("exits_from_care", len(in_care))
         self.depart(turning, 1)
 
@@ -669,6 +683,11 @@ class CarePathwaysModel(mesa.Model):
             "in_care": int((self.present & (ch.legal != NOT_LOOKED_AFTER)).sum()),
             "edge": int((ch.arrival_kind == INITIAL_EDGE).sum()),
         }
+
+
+def _distinct(batches: list[np.ndarray]) -> np.ndarray:
+    """The ids of some batches of children, ascending and each once (as ``relisted`` takes them)."""
+    return np.unique(np.concatenate(batches).astype(np.int64, copy=False))
 
 
 # ==================================================================== compiled moves and changes of basis

@@ -563,3 +563,36 @@ def test_selections_equal_the_numpy_masks():
             assert_same_bits(aged(ids, birth, week, 18 * 52), ids[week - birth[ids] >= 18 * 52])
         for ptype in (0, 6, 9):
             assert_same_bits(placed_in(ids, placement, ptype), ids[placement[ids] == ptype])
+
+
+# ============================================================================ kept id lists (round 2)
+def test_relisted_equals_listing_afresh():
+    """``relisted`` gives the present (or looked-after) ids a fresh listing gives, whatever changed:
+    children leaving, arriving, entering or leaving care, ids at either end, nothing changed."""
+    from sim.children import relisted
+
+    rng = np.random.default_rng(5)
+    for trial in range(400):
+        n = int(rng.integers(1, 300))
+        present = rng.random(n) < 0.6
+        legal = rng.integers(0, 3, n).astype(np.int8)
+        in_care_only = bool(trial % 2)
+
+        def listing():
+            ids = np.flatnonzero(present)
+            return ids[legal[ids] != NOT_LOOKED_AFTER] if in_care_only else ids
+        ids = listing()
+        changed = np.unique(np.concatenate([rng.integers(0, n, int(rng.integers(0, 20))), np.array([0, n - 1][:trial % 3], np.int64)]))
+        present[changed] = rng.random(len(changed)) < 0.5
+        legal[changed] = rng.integers(0, 3, len(changed))
+        assert_same_bits(relisted(ids, changed.astype(np.int64), present, legal, in_care_only), listing())
+
+
+def test_kept_id_lists_equal_fresh_listings_through_a_run():
+    """Week by week, the model's kept present and looked-after ids equal fresh listings."""
+    m = CarePathwaysModel(build_config(["population.scale=0.05", "horizon.years=1", "seed=3"]))
+    for _ in range(30):
+        m.step()
+        act = np.flatnonzero(m.present)
+        assert_same_bits(m.present_children(), act)
+        assert_same_bits(m.in_care_children(), act[m.children.legal[act] != NOT_LOOKED_AFTER])
