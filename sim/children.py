@@ -74,30 +74,32 @@ class Children:
     def __init__(self, n: int):
         self.n = n
         i32 = lambda fill=0: np.full(n, fill, np.int32)  # noqa: E731
+        # Codes (LA, region, placement type, legal basis, payer) are stored in the narrowest type that
+        # holds them: the weekly passes over everyone present read these arrays, and read fewer bytes.
         self.birth_week = i32()
         self.arrival_week = i32()
         self.arrival_kind = np.zeros(n, np.int8)
-        self.la = np.zeros(n, np.int64)
-        self.region = np.zeros(n, np.int64)
+        self.la = np.zeros(n, np.int16)
+        self.region = np.zeros(n, np.int8)
         self.needs = np.zeros((N_NEEDS, n), bool)  # need-major: one contiguous row per need
         self.need_load = np.zeros(n, np.float64)
         self.distress = np.zeros(n, np.float64)
         self.scar = np.zeros(n, np.float64)  # lasting harm from moves and restriction
         self.status = np.zeros(n, np.int8)
         self.legal = np.zeros(n, np.int8)
-        self.basis = np.zeros(n, np.int64)  # int64: used as an index, and NumPy indexes fastest with intp
+        self.basis = np.zeros(n, np.int8)
         self.order_id = i32(-1)
         self.order_start = i32(NEVER)
         self.order_until = i32(NEVER)  # expiry (s25), next review (DoL), release (custody)
         self.basis_start = i32(NEVER)
-        self.placement = np.zeros(n, np.int64)
-        self.placement_la = np.zeros(n, np.int64)
+        self.placement = np.zeros(n, np.int8)
+        self.placement_la = np.zeros(n, np.int16)
         self.provider = np.full(n, NO_PROVIDER, np.int8)
         self.placement_start = i32()
         self.weekly_cost = np.zeros(n, np.float64)
         self.payer_mix = np.zeros(n, np.int64)  # row of the payer-share table (sim.costs)
         self.support_until = i32(NEVER)  # flexible community support (social care, school, youth justice)
-        self.support_payer = np.zeros(n, np.int64)  # who pays for that support (index into PAYERS)
+        self.support_payer = np.zeros(n, np.int8)  # who pays for that support (index into PAYERS)
         self.camhs_until = i32(NEVER)  # community mental-health support (CAMHS)
         self.secure_referral_week = i32(NEVER)
         self.tier4_referral_week = i32(NEVER)
@@ -222,6 +224,8 @@ def synthesise(cfg: CarePathwaysConfig, geo: Geography, streams: Streams, n_week
     ch.birth_week[:] = ch.arrival_week - np.floor(age_at_arrival * WEEKS_PER_YEAR).astype(np.int32)
 
     # --- where they live --------------------------------------------------------
+    if geo.n_la > np.iinfo(ch.la.dtype).max or len(REGIONS) > np.iinfo(ch.region.dtype).max:
+        raise ValueError("more local authorities or regions than the children's arrays can hold")
     ch.la[:] = rng.choice(geo.n_la, size=n, p=geo.la_weight)
     ch.region[:] = geo.la_region[ch.la]
 
