@@ -16,7 +16,9 @@ import numba
 import numpy as np
 import pandas as pd
 
-from sim.children import ARRIVAL_KINDS, BASES, EXIT_REASONS, LEGAL_STATUS, NEVER, Children
+from sim.children import (
+    ARRIVAL_KINDS, BASES, EXIT_REASONS, LEGAL_STATUS, NEVER, Children, check_index, check_lengths,
+)
 from sim.config import NEEDS, REGIONS
 from sim.placements import PAYERS, PLACEMENT_TYPES
 
@@ -187,7 +189,7 @@ def census(ch, act: np.ndarray, week: int, not_looked_after: int, family: int, t
                   pay_region, camhs, t4)
 
 
-@numba.njit(cache=True, boundscheck=True)
+@numba.njit(cache=True)  # indices checked as in ``sim.children.distress_and_harm``
 def _census(act, week, legal, placement, placement_la, la, region, basis, support_until, support_payer,
             camhs_until, weekly_cost, not_looked_after, family, tier4, n_types, n_bases, n_legal, n_la,
             n_regions, n_payers):
@@ -203,11 +205,20 @@ def _census(act, week, legal, placement, placement_la, la, region, basis, suppor
     pay_region = np.zeros((n_payers, n_regions), np.int64)
     camhs = np.zeros(n_regions, np.int64)
     t4 = np.zeros(n_regions, np.float64)  # summed in id order, as np.bincount with weights does
+    n = len(legal)
+    check_lengths(n, (len(placement), len(placement_la), len(la), len(region), len(basis), len(support_until),
+                       len(support_payer), len(camhs_until), len(weekly_cost)))
     for c in act:
+        check_index(c, n)
+        check_index(basis[c], n_bases)
+        check_index(legal[c], n_legal)
+        check_index(la[c], n_la)
+        check_index(region[c], n_regions)
         by_basis[basis[c]] += 1
         by_legal[legal[c]] += 1
         if support_until[c] > week:
             p = support_payer[c]
+            check_index(p, n_payers)
             pay[p] += 1
             pay_la[p, la[c]] += 1
             pay_region[p, region[c]] += 1
@@ -217,6 +228,7 @@ def _census(act, week, legal, placement, placement_la, la, region, basis, suppor
             in_care[n_in_care] = c
             n_in_care += 1
             t = placement[c]
+            check_index(t, n_types)
             by_type[t] += 1
             by_region[region[c]] += 1
             if placement_la[c] != la[c] and t != family:

@@ -596,3 +596,33 @@ def test_kept_id_lists_equal_fresh_listings_through_a_run():
         act = np.flatnonzero(m.present)
         assert_same_bits(m.present_children(), act)
         assert_same_bits(m.in_care_children(), act[m.children.legal[act] != NOT_LOOKED_AFTER])
+
+
+def test_whole_population_passes_still_raise_index_error():
+    """distress_and_harm and _census check their indices themselves: a bad id or code raises IndexError."""
+    from sim.children import check_index, check_lengths
+    from sim.outputs import _census
+
+    with pytest.raises(IndexError):
+        check_index(5, 5)
+    with pytest.raises(IndexError):
+        check_index(-6, 5)
+    check_index(-5, 5)
+    with pytest.raises(IndexError):
+        check_lengths(3, (3, 4))
+    n = 10
+    codes = np.zeros(n, np.int8)
+    week = np.zeros(n, np.int32)
+    cost = np.zeros(n)
+
+    def census(act, placement=codes, la=codes):
+        return _census(np.asarray(act, np.int64), 0, codes, placement, la, la, codes, codes, week, codes, week, cost,
+                       0, 0, 6, 10, 6, 3, 4, 9, 4)
+    census([0, 9])
+    for bad in ([10], [0, 11]):
+        with pytest.raises(IndexError):
+            census(bad)
+    with pytest.raises(IndexError):
+        census([0], la=np.full(n, 4, np.int8))
+    with pytest.raises(IndexError):
+        census([0], placement=codes[:5])
