@@ -448,12 +448,12 @@ def placed_in(act, placement, ptype):
 
 
 @_select
-def relisted(ids, changed, present, legal, in_care_only):
+def relisted(ids, changed, listed):
     """The ascending id list ``ids`` brought up to date after the children ``changed`` (ascending,
-    distinct) arrived, left or changed legal status: each of them is listed if present (and, with
-    ``in_care_only``, looked after), every other child stays as listed.
+    distinct) changed: each of them is listed if ``listed`` (one flag per changed child), every other
+    child stays as listed.
 
-    So the present and the looked-after ids are kept without a pass over everyone present: what
+    So the present or the looked-after ids are kept without a pass over everyone present: what
     ``np.flatnonzero(present)`` or ``act[legal[act] != NOT_LOOKED_AFTER]`` would give again, provided
     ``changed`` holds every child whose presence or status changed since ``ids`` was made.  The
     unchanged runs of ``ids`` are copied whole; a view of a buffer (the copy to its exact length would
@@ -467,7 +467,7 @@ def relisted(ids, changed, present, legal, in_care_only):
         out[n:n + p - done] = ids[done:p]
         n += p - done
         done = p + 1 if p < len(ids) and ids[p] == c else p
-        if present[c] and (not in_care_only or legal[c] != NOT_LOOKED_AFTER):
+        if listed[j]:
             out[n] = c
             n += 1
     out[n:n + len(ids) - done] = ids[done:]

@@ -18,7 +18,7 @@ from sim import courts
 from sim.children import (
     AGEING_IN_CARE, BASES, CARE_ORDER, DIRECT_ENTRY, DOL, FUTURE, GONE, INITIAL_EDGE, INITIAL_IN_CARE, JOINS_EDGE,
     LEGAL_STATUS, MHA, NEED, NEVER, NO_BASIS, NOT_LOOKED_AFTER, PRESENT, REMAND, S20, S25, SENTENCE, WEEKS_PER_YEAR,
-    aged, initial_placement_types, make_geography, relisted, synthesise, weekly_dynamics,
+    initial_placement_types, make_geography, relisted, synthesise, weekly_dynamics,
 )
 from sim.config import REGIONS, CarePathwaysConfig, schedule_value
 from sim.costs import Ledger, Prices, book_one, price_of
@@ -85,6 +85,12 @@ class CarePathwaysModel(mesa.Model):
         self._present_ids = self._in_care_ids = None
         self._departed: list[np.ndarray] = []  # since the present ids were listed
         self._changed: list[np.ndarray] = []   # arrived, departed or changed status since the in-care ids were
+        self._ordered_ids = None
+        # Children by birth week (ties by id), and how many of them have come of age (``_ageing_out``).
+        self._by_birth = np.argsort(ch.birth_week, kind="stable")
+        self._birth_weeks = ch.birth_week[self._by_birth]
+        self._come_of_age = 0
+        self._basis_changed: list[np.ndarray] = []  # changed legal basis since the ordered ids were listed
         self.capacity = Capacity(len(PLACEMENT_TYPES), self.geo.la_region, len(REGIONS))
         for t in PLACEMENT_TYPES:
             self.capacity.unlimited[PLACEMENT_TYPES.index(t)] = getattr(cfg.placements, t).unlimited
@@ -169,8 +175,8 @@ class CarePathwaysModel(mesa.Model):
         if self._present_ids is None:
             self._present_ids = np.flatnonzero(self.present)
         elif self._departed:
-            self._present_ids = relisted(self._present_ids, _distinct(self._departed), self.present,
-                                         self.children.legal, False)
+            departed = _distinct(self._departed)
+            self._present_ids = relisted(self._present_ids, departed, self.present[departed])
         self._departed = []
         return self._present_ids
 
@@ -180,10 +186,24 @@ class CarePathwaysModel(mesa.Model):
             act = self.present_children()
             self._in_care_ids = act[self.children.legal[act] != NOT_LOOKED_AFTER]
         elif self._changed:
-            self._in_care_ids = relisted(self._in_care_ids, _distinct(self._changed), self.present,
-                                         self.children.legal, True)
+            changed = _distinct(self._changed)
+            self._in_care_ids = relisted(self._in_care_ids, changed,
+                                         self.present[changed] & (self.children.legal[changed] != NOT_LOOKED_AFTER))
         self._changed = []
         return self._in_care_ids
+
+    def children_with_orders(self) -> np.ndarray:
+        """Ids of children on an order (a legal basis), in id order, kept up to date as ``set_basis`` changes
+        bases.  All of them are present: ``depart`` ends every order."""
+        ch = self.children
+        if self._ordered_ids is None:
+            act = self.present_children()
+            self._ordered_ids = act[ch.basis[act] != NO_BASIS]
+        elif self._basis_changed:
+            changed = _distinct(self._basis_changed)
+            self._ordered_ids = relisted(self._ordered_ids, changed, ch.basis[changed] != NO_BASIS)
+        self._basis_changed = []
+        return self._ordered_ids
 
     def changed_population(self, departed: np.ndarray | None = None, arrived: np.ndarray | None = None,
                            changed: np.ndarray | None = None) -> None:
@@ -294,6 +314,7 @@ class CarePathwaysModel(mesa.Model):
         ch, w = self.children, self.week
         was_dol = _close_basis_spells(idx, w, ch.basis, ch.basis_start, ch.weeks_by_basis)
         ch.basis[idx] = basis
+        self._basis_changed.append(idx)
         ch.basis_start[idx] = w
         ch.order_until[idx] = until
         if basis == NO_BASIS:
@@ -567,9 +588,15 @@ class CarePathwaysModel(mesa.Model):
                        may_wait=True)
 
     def _ageing_out(self, w: int) -> None:
+        """Children turning 18 leave: those born by week ``w - 18 years`` not yet of age (by birth week,
+        from where last week stopped), who are present.  Each week all of them leave, and every child
+        arrives younger than 18, so these are all the present children 18 or older (``aged``)."""
         ch = self.children
-        act = self.present_children()
-        turning = aged(act, ch.birth_week, w, 18 * WEEKS_PER_YEAR)
+        born_by = np.searchsorted(self._birth_weeks, self._birth_weeks.dtype.type(w - 18 * WEEKS_PER_YEAR),
+                                  side="right")
+        coming = self._by_birth[self._come_of_age:born_by]
+        self._come_of_age = born_by
+        turning = np.sort(coming[self.present[coming]])
         if len(turning) == 0:
             return
         with_order = turning[ch.basis[turning] != NO_BASIS]

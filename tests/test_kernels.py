@@ -585,17 +585,28 @@ def test_relisted_equals_listing_afresh():
         changed = np.unique(np.concatenate([rng.integers(0, n, int(rng.integers(0, 20))), np.array([0, n - 1][:trial % 3], np.int64)]))
         present[changed] = rng.random(len(changed)) < 0.5
         legal[changed] = rng.integers(0, 3, len(changed))
-        assert_same_bits(relisted(ids, changed.astype(np.int64), present, legal, in_care_only), listing())
+        listed = present[changed] & ((legal[changed] != NOT_LOOKED_AFTER) | (not in_care_only))
+        assert_same_bits(relisted(ids, changed.astype(np.int64), listed), listing())
 
 
 def test_kept_id_lists_equal_fresh_listings_through_a_run():
-    """Week by week, the model's kept present and looked-after ids equal fresh listings."""
-    m = CarePathwaysModel(build_config(["population.scale=0.05", "horizon.years=1", "seed=3"]))
-    for _ in range(30):
+    """Week by week, the model's kept present, looked-after and ordered ids equal fresh listings."""
+    from sim.children import EXIT_AGED_18, WEEKS_PER_YEAR, aged, orders_due
+
+    m = CarePathwaysModel(build_config(["population.scale=0.2", "horizon.years=1", "seed=3"]))
+    for _ in range(40):
+        # _ageing_out (by birth week) takes the children aged picks among everyone present, and no other
+        turning = aged(m.present_children(), m.children.birth_week, m.week, 18 * WEEKS_PER_YEAR)
         m.step()
+        assert_same_bits(np.flatnonzero((m.children.exit_week == m.week - 1) & (m.children.exit_reason == EXIT_AGED_18)),
+                         turning)
         act = np.flatnonzero(m.present)
         assert_same_bits(m.present_children(), act)
         assert_same_bits(m.in_care_children(), act[m.children.legal[act] != NOT_LOOKED_AFTER])
+        assert_same_bits(m.children_with_orders(), act[m.children.basis[act] != NO_BASIS])
+        # review_orders picks due orders among them: the same as among everyone present
+        assert_same_bits(orders_due(m.children_with_orders(), m.children.order_until, m.week + 3),
+                         orders_due(act, m.children.order_until, m.week + 3))
 
 
 def test_whole_population_passes_still_raise_index_error():
