@@ -384,6 +384,22 @@ def _find_into(ptype, child_la, order, market_ok, unlimited, in_house, used_in_h
 
 
 @_jit
+def _by_type(types, n_types):
+    """``_argsort_stable(types)`` for types 0..n_types-1, by counting (a batch of thousands of requests
+    sorts in a few microseconds instead of a hundred)."""
+    start = np.zeros(n_types + 1, np.int64)  # where each type's run begins
+    for t in types:
+        start[t + 1] += 1
+    for t in range(n_types):
+        start[t + 1] += start[t]
+    order = np.empty(len(types), np.int64)
+    for i in range(len(types)):
+        order[start[types[i]]] = i
+        start[types[i]] += 1
+    return order
+
+
+@_jit
 def _in_batch_order(batch, best_first, at_in_batch):
     """Positions in ``batch`` (requests in ascending order) best first: ``best_first`` (requests in
     ascending order sorted stably by descending priority, the batch among them) restricted to the
@@ -430,7 +446,7 @@ def _place_along_chains(wanted, chains, child_la, priority, age, min_age, draw_i
     todo = np.empty(n, np.int64)
     at_in_batch = np.full(n, -1, np.int64)
     # The requests by wanted type, ascending (as np.unique gives the types), each group in batch order.
-    by_want = _argsort_stable(wanted)
+    by_want = _by_type(wanted, n_types)
     end = 0
     while end < n:
         first, want = end, wanted[by_want[end]]

@@ -637,3 +637,14 @@ def test_whole_population_passes_still_raise_index_error():
         census([0], la=np.full(n, 4, np.int8))
     with pytest.raises(IndexError):
         census([0], placement=codes[:5])
+
+
+def test_requests_by_type_as_a_stable_sort():
+    """The counting sort of requests by wanted type is NumPy's stable argsort."""
+    from sim.placements import _by_type
+
+    rng = np.random.default_rng(8)
+    for n in (0, 1, 7, 300, 3000):
+        for n_used in (1, 3, 10):
+            wanted = rng.integers(0, n_used, n)
+            assert_same_bits(_by_type(wanted, 10), np.argsort(wanted, kind="stable"))
