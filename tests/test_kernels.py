@@ -648,3 +648,29 @@ def test_requests_by_type_as_a_stable_sort():
         for n_used in (1, 3, 10):
             wanted = rng.integers(0, n_used, n)
             assert_same_bits(_by_type(wanted, 10), np.argsort(wanted, kind="stable"))
+
+
+def test_event_log_in_small_blocks_equals_the_chunked_log(monkeypatch):
+    """With blocks of a few rows, batches spanning several blocks give the former log's columns."""
+    from sim.outputs import EV, EVENT_KINDS, EventLog
+
+    monkeypatch.setattr(EventLog, "BLOCK_ROWS", 7)
+    rng = np.random.default_rng(9)
+    ours, ref = EventLog(), ReferenceEventLog()
+    for _ in range(200):
+        n = int(rng.choice([0, 1, 6, 7, 8, 30]))
+        child = rng.integers(0, 1000, n)
+        fields = {"order_id": rng.integers(-1, 100, n), "to_type": 3, "weekly_cost": rng.random(n),
+                  "reason": rng.integers(0, 5, n).astype(np.int8) if rng.random() < 0.5 else "breakdown"}
+        if rng.random() < 0.5:
+            fields["agency"] = list(range(n))  # a list, one value per child
+        event = str(rng.choice(EVENT_KINDS))
+        week = int(rng.integers(-1, 10))
+        ours.add(week, child, event, **fields)
+        ref.add(week, child, event, **fields)
+    got, want = ours.arrays(), ref.arrays()
+    assert len(want["week"]) > 100
+    for name in want:
+        assert_same_bits(got[name], want[name])
+    for event in EVENT_KINDS:
+        assert ours.count(event) == int((want["event"] == EV[event]).sum())
