@@ -713,8 +713,12 @@ class CarePathwaysModel(mesa.Model):
 
 
 def _distinct(batches: list[np.ndarray]) -> np.ndarray:
-    """The ids of some batches of children, ascending and each once (as ``relisted`` takes them)."""
-    return np.unique(np.concatenate(batches).astype(np.int64, copy=False))
+    """The ids of some batches of children, ascending and each once (as ``relisted`` takes them): what
+    ``np.unique`` gives, which takes some 20 microseconds more for a few hundred ids."""
+    ids = np.sort(np.concatenate(batches).astype(np.int64, copy=False))
+    first = np.ones(len(ids), bool)
+    first[1:] = ids[1:] != ids[:-1]
+    return ids[first]
 
 
 # ==================================================================== compiled moves and changes of basis

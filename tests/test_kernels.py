@@ -674,3 +674,13 @@ def test_event_log_in_small_blocks_equals_the_chunked_log(monkeypatch):
         assert_same_bits(got[name], want[name])
     for event in EVENT_KINDS:
         assert ours.count(event) == int((want["event"] == EV[event]).sum())
+
+
+def test_distinct_ids_as_np_unique():
+    """The changed children's ids, ascending and each once, as np.unique gave them (empty batches too)."""
+    from sim.model import _distinct
+
+    rng = np.random.default_rng(4)
+    for _ in range(300):
+        batches = [rng.integers(0, 50, int(rng.integers(0, 10))) for _ in range(int(rng.integers(1, 5)))]
+        assert_same_bits(_distinct(batches), np.unique(np.concatenate(batches).astype(np.int64)))
