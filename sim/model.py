@@ -83,7 +83,7 @@ class CarePathwaysModel(mesa.Model):
         ch = self.children
         self.present = np.zeros(ch.n, bool)
         self._present_ids = self._in_care_ids = None
-        self._departed: list[np.ndarray] = []  # since the present ids were listed
+        self._came_or_went: list[np.ndarray] = []  # arrived or departed since the present ids were listed
         self._changed: list[np.ndarray] = []   # arrived, departed or changed status since the in-care ids were
         self._ordered_ids = None
         # Children by birth week (ties by id), and how many of them have come of age (``_ageing_out``).
@@ -174,10 +174,10 @@ class CarePathwaysModel(mesa.Model):
         """Ids of children present now, in id order (kept up to date as children arrive and leave)."""
         if self._present_ids is None:
             self._present_ids = np.flatnonzero(self.present)
-        elif self._departed:
-            departed = _distinct(self._departed)
-            self._present_ids = relisted(self._present_ids, departed, self.present[departed])
-        self._departed = []
+        elif self._came_or_went:
+            came_or_went = _distinct(self._came_or_went)
+            self._present_ids = relisted(self._present_ids, came_or_went, self.present[came_or_went])
+        self._came_or_went = []
         return self._present_ids
 
     def in_care_children(self) -> np.ndarray:
@@ -207,16 +207,13 @@ class CarePathwaysModel(mesa.Model):
 
     def changed_population(self, departed: np.ndarray | None = None, arrived: np.ndarray | None = None,
                            changed: np.ndarray | None = None) -> None:
-        """Bring the cached id lists up to date with the children who ``departed``, ``arrived`` (higher ids
-        than anyone present, so appended) or ``changed`` legal status; with none given, the looked-after
-        ids are listed afresh when next asked for."""
+        """Note the children who ``departed``, ``arrived`` or ``changed`` legal status, for the cached id lists
+        to take in when next asked for (arrivals and departures in one pass, ``relisted``); with none given,
+        the looked-after ids are listed afresh when next asked for."""
         if departed is None and arrived is None and changed is None:
             self._in_care_ids = None
             return
-        if arrived is not None and self._present_ids is not None:
-            self._present_ids = np.concatenate([self.present_children(), arrived])
-        if departed is not None:
-            self._departed.append(departed)
+        self._came_or_went += [ids for ids in (departed, arrived) if ids is not None]
         self._changed += [ids for ids in (departed, arrived, changed) if ids is not None]
 
     def child_threshold(self, name: str, idx: np.ndarray) -> np.ndarray:
@@ -567,7 +564,7 @@ class CarePathwaysModel(mesa.Model):
             return
         ch.status[new] = PRESENT
         self.present[new] = True
-        self.changed_population(arrived=np.sort(new))
+        self.changed_population(arrived=new)
         ch.placement[new] = FAMILY
         ch.placement_la[new] = ch.la[new]
         ch.provider[new] = MARKET
