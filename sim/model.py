@@ -86,11 +86,11 @@ class CarePathwaysModel(mesa.Model):
         self._came_or_went: list[np.ndarray] = []  # arrived or departed since the present ids were listed
         self._changed: list[np.ndarray] = []   # arrived, departed or changed status since the in-care ids were
         self._ordered_ids = None
+        self._basis_changed: list[np.ndarray] = []  # changed legal basis since the ordered ids were listed
         # Children by birth week (ties by id), and how many of them have come of age (``_ageing_out``).
         self._by_birth = np.argsort(ch.birth_week, kind="stable")
         self._birth_weeks = ch.birth_week[self._by_birth]
         self._come_of_age = 0
-        self._basis_changed: list[np.ndarray] = []  # changed legal basis since the ordered ids were listed
         self.capacity = Capacity(len(PLACEMENT_TYPES), self.geo.la_region, len(REGIONS))
         for t in PLACEMENT_TYPES:
             self.capacity.unlimited[PLACEMENT_TYPES.index(t)] = getattr(cfg.placements, t).unlimited
