@@ -74,30 +74,32 @@ class Children:
     def __init__(self, n: int):
         self.n = n
         i32 = lambda fill=0: np.full(n, fill, np.int32)  # noqa: E731
+        # Codes (LA, region, placement type, legal basis, payer) are stored in the narrowest type that
+        # holds them: the weekly passes over everyone present read these arrays, and read fewer bytes.
         self.birth_week = i32()
         self.arrival_week = i32()
         self.arrival_kind = np.zeros(n, np.int8)
-        self.la = np.zeros(n, np.int64)
-        self.region = np.zeros(n, np.int64)
+        self.la = np.zeros(n, np.int16)
+        self.region = np.zeros(n, np.int8)
         self.needs = np.zeros((N_NEEDS, n), bool)  # need-major: one contiguous row per need
         self.need_load = np.zeros(n, np.float64)
         self.distress = np.zeros(n, np.float64)
         self.scar = np.zeros(n, np.float64)  # lasting harm from moves and restriction
         self.status = np.zeros(n, np.int8)
         self.legal = np.zeros(n, np.int8)
-        self.basis = np.zeros(n, np.int64)  # int64: used as an index, and NumPy indexes fastest with intp
+        self.basis = np.zeros(n, np.int8)
         self.order_id = i32(-1)
         self.order_start = i32(NEVER)
         self.order_until = i32(NEVER)  # expiry (s25), next review (DoL), release (custody)
         self.basis_start = i32(NEVER)
-        self.placement = np.zeros(n, np.int64)
-        self.placement_la = np.zeros(n, np.int64)
+        self.placement = np.zeros(n, np.int8)
+        self.placement_la = np.zeros(n, np.int16)
         self.provider = np.full(n, NO_PROVIDER, np.int8)
         self.placement_start = i32()
         self.weekly_cost = np.zeros(n, np.float64)
         self.payer_mix = np.zeros(n, np.int64)  # row of the payer-share table (sim.costs)
         self.support_until = i32(NEVER)  # flexible community support (social care, school, youth justice)
-        self.support_payer = np.zeros(n, np.int64)  # who pays for that support (index into PAYERS)
+        self.support_payer = np.zeros(n, np.int8)  # who pays for that support (index into PAYERS)
         self.camhs_until = i32(NEVER)  # community mental-health support (CAMHS)
         self.secure_referral_week = i32(NEVER)
         self.tier4_referral_week = i32(NEVER)
@@ -222,6 +224,8 @@ def synthesise(cfg: CarePathwaysConfig, geo: Geography, streams: Streams, n_week
     ch.birth_week[:] = ch.arrival_week - np.floor(age_at_arrival * WEEKS_PER_YEAR).astype(np.int32)
 
     # --- where they live --------------------------------------------------------
+    if geo.n_la > np.iinfo(ch.la.dtype).max or len(REGIONS) > np.iinfo(ch.region.dtype).max:
+        raise ValueError("more local authorities or regions than the children's arrays can hold")
     ch.la[:] = rng.choice(geo.n_la, size=n, p=geo.la_weight)
     ch.region[:] = geo.la_region[ch.la]
 
@@ -320,7 +324,26 @@ def weekly_dynamics(cfg: CarePathwaysConfig, ch: Children, idx: np.ndarray, week
 
 
 # ==================================================================== the compiled weekly loop
-@numba.njit(cache=True, boundscheck=True)
+# The whole-population passes check their indices themselves (each child id once against the arrays'
+# common length, each code once against its table) rather than numba's bounds check on every access
+# (the other kernels' ``boundscheck=True``): a bad index still raises IndexError, and the pass over
+# 100,000 children is about a third faster.
+@numba.njit(cache=True)
+def check_lengths(n, lengths):
+    """IndexError unless every length is ``n`` (arrays with one element per child)."""
+    for length in lengths:
+        if length != n:
+            raise IndexError("per-child arrays differ in length")
+
+
+@numba.njit(cache=True)
+def check_index(i, n):
+    """IndexError unless ``i`` indexes ``n`` elements (NumPy's range, -n to n - 1)."""
+    if i >= n or i < -n:
+        raise IndexError("index out of range")
+
+
+@numba.njit(cache=True)
 def distress_and_harm(idx, key, week, distress, scar, harm_incidents, need_load, placement, basis,
                       support_until, camhs_until, fit, containment, has_extra, extra_support,
                       has_penalty, penalty_factor, baseline, reversion, noise_scale, support_effect,
@@ -332,12 +355,19 @@ def distress_and_harm(idx, key, week, distress, scar, harm_incidents, need_load,
     fast-math, so no fused multiply-add): the same float64 results bit for bit.  The draws are
     ``Streams.uniform2`` for ``key``: noise from the hash's high 32 bits, harm from its low 32 bits.
     Returns the ids harmed, in the order of ``idx``."""
+    n = len(distress)
+    check_lengths(n, (len(scar), len(harm_incidents), len(need_load), len(placement), len(basis),
+                       len(support_until), len(camhs_until), len(extra_support) if has_extra else n,
+                       len(penalty_factor) if has_penalty else n))
+    check_lengths(len(fit), (len(containment),))
     hits = np.empty_like(idx)
     n_hit = 0
     for i in range(len(idx)):
         c = idx[i]
+        check_index(c, n)
         d = distress[c]
         place = placement[c]
+        check_index(place, len(fit))
         b = basis[c]
         unmet = need_load[c] * (1.0 - fit[place])
         support = 1.0 if support_until[c] > week else 0.0
@@ -415,3 +445,30 @@ def placed_in(act, placement, ptype):
             n += 1
     return out[:n].copy()
 
+
+
+@_select
+def relisted(ids, changed, listed):
+    """The ascending id list ``ids`` brought up to date after the children ``changed`` (ascending,
+    distinct) changed: each of them is listed if ``listed`` (one flag per changed child), every other
+    child stays as listed.
+
+    So the present or the looked-after ids are kept without a pass over everyone present: what
+    ``np.flatnonzero(present)`` or ``act[legal[act] != NOT_LOOKED_AFTER]`` would give again, provided
+    ``changed`` holds every child whose presence or status changed since ``ids`` was made.  The
+    unchanged runs of ``ids`` are copied whole; a view of a buffer (the copy to its exact length would
+    be a second pass)."""
+    out = np.empty(len(ids) + len(changed), np.int64)
+    at = np.searchsorted(ids, changed)  # where each changed child is listed, or would be
+    n = 0
+    done = 0  # ids[:done] are placed
+    for j in range(len(changed)):
+        c, p = changed[j], at[j]
+        out[n:n + p - done] = ids[done:p]
+        n += p - done
+        done = p + 1 if p < len(ids) and ids[p] == c else p
+        if listed[j]:
+            out[n] = c
+            n += 1
+    out[n:n + len(ids) - done] = ids[done:]
+    return out[:n + len(ids) - done]

@@ -89,7 +89,9 @@ def review_orders(model, w: int) -> None:
 
     ch, cfg = model.children, model.cfg
     act = model.present_children()
-    due = orders_due(act, ch.order_until, w)
+    # Only a child on an order has a term or review (``set_basis`` ends one with NO_BASIS and NEVER): the
+    # children with orders, a few thousand, rather than everyone present.
+    due = orders_due(model.children_with_orders(), ch.order_until, w)
     basis = ch.basis[due]
     # A DoL order is renewed while the restrictions are still needed: distress within a margin of the
     # DoL threshold (a child on a DoL order while waiting for a secure bed is judged the same way).

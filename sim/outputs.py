@@ -16,7 +16,9 @@ import numba
 import numpy as np
 import pandas as pd
 
-from sim.children import ARRIVAL_KINDS, BASES, EXIT_REASONS, LEGAL_STATUS, NEVER, Children
+from sim.children import (
+    ARRIVAL_KINDS, BASES, EXIT_REASONS, LEGAL_STATUS, NEVER, Children, check_index, check_lengths,
+)
 from sim.config import NEEDS, REGIONS
 from sim.placements import PAYERS, PLACEMENT_TYPES
 
@@ -48,18 +50,22 @@ def week_dates(start: dt.date, weeks: np.ndarray) -> pd.DatetimeIndex:
 
 
 class EventLog:
-    """Transitions, one row per event, held in one growing array per column."""
+    """Transitions, one row per event, held in blocks of rows (one array per column in each block)."""
 
     COLUMNS = ("week", "child", "event", "order_id", "legal_basis", "from_type", "to_type", "placement_la",
                "weekly_cost", "payer", "reason", "agency")
     DTYPES = (np.int32, np.int64, np.int8, np.int64, np.int8, np.int8, np.int8, np.int64, np.float64, np.int8, np.int8,
               np.int64)
+    BLOCK_ROWS = 1 << 16  # about 3 MB a block
 
     def __init__(self):
-        # A national run logs some 60 batches of a few events a week: written into arrays that double
-        # when full, rather than twelve new small arrays per batch joined at the end.  Rows not yet used
-        # hold each field's default, so a field left at its default costs nothing to record.
-        self._columns = [self._unused(4096, fill, dtype) for fill, dtype in zip(self._FILL, self.DTYPES)]
+        # A national run logs some 60 batches of a few events a week, 1.5 million events in ten years:
+        # written into blocks of rows, joined once at the end, rather than twelve new small arrays per
+        # batch, or arrays that double when full (each doubling copied the log and briefly held it three
+        # times over).  Rows not yet used hold each field's default, so a field left at its default costs
+        # nothing to record.
+        self._blocks: list[list[np.ndarray]] = []
+        self._used = self.BLOCK_ROWS  # rows used in the last block (no block yet)
         self._n = 0
 
     def add(self, week: int, child: np.ndarray, event: str, *, order_id=-1, basis=0, from_type=NO_TYPE,
@@ -71,17 +77,24 @@ class EventLog:
         n = len(child)
         if n == 0 or week < 0:  # nothing is recorded during a burn-in
             return
-        start, end = self._n, self._n + n
-        if end > len(self._columns[0]):
-            size = max(end, 2 * len(self._columns[0]))
-            self._columns = [np.concatenate([col[:start], self._unused(size - start, fill, col.dtype)])
-                             for fill, col in zip(self._FILL, self._columns)]
         values = (week, child, EV[event], order_id, basis, from_type, to_type, placement_la, weekly_cost, payer,
                   RS[reason] if isinstance(reason, str) else reason, agency)
-        for col, value, fill in zip(self._columns, values, self._FILL):
-            if value is not fill:  # a field left at its default: the row holds it already
-                col[start:end] = value  # cast to the column's type as astype does (unsafe casting)
-        self._n = end
+        done = 0
+        while done < n:
+            if self._used == self.BLOCK_ROWS:
+                self._blocks.append([self._unused(self.BLOCK_ROWS, fill, dtype)
+                                     for fill, dtype in zip(self._FILL, self.DTYPES)])
+                self._used = 0
+            start, k = self._used, min(n - done, self.BLOCK_ROWS - self._used)
+            for col, value, fill in zip(self._blocks[-1], values, self._FILL):
+                if value is not fill:  # a field left at its default: the row holds it already
+                    if k < n:  # the batch spans blocks: this block's part of a field given per child
+                        value = np.asarray(value)
+                        value = value if value.ndim == 0 else value[done:done + k]
+                    col[start:start + k] = value  # cast to the column's type as astype does (unsafe casting)
+            self._used += k
+            done += k
+        self._n += n
 
     # What an unused row holds: each field's default (the objects in ``add``'s signature; the reason's
     # code), and for week, child and event, which are always given, a placeholder.
@@ -93,13 +106,17 @@ class EventLog:
     def _unused(n: int, fill, dtype) -> np.ndarray:
         return np.full(n, 0 if fill is None else fill, dtype)
 
+    def _column(self, i: int) -> list[np.ndarray]:
+        """Column ``i``'s rows in use, block by block."""
+        return [block[i] for block in self._blocks[:-1]] + [self._blocks[-1][i][:self._used]]
+
     def count(self, event: str) -> int:
-        return int((self._columns[2][:self._n] == EV[event]).sum())
+        return sum(int((part == EV[event]).sum()) for part in self._column(2)) if self._n else 0
 
     def arrays(self) -> dict[str, np.ndarray]:
         if not self._n:
             return {c: np.zeros(0) for c in self.COLUMNS}
-        return {c: col[:self._n].copy() for c, col in zip(self.COLUMNS, self._columns)}
+        return {c: np.concatenate(self._column(i)) for i, c in enumerate(self.COLUMNS)}
 
     def frame(self, la_names: list[str], agency_names: dict[int, str], start: dt.date) -> pd.DataFrame:
         a = self.arrays()
@@ -187,7 +204,7 @@ def census(ch, act: np.ndarray, week: int, not_looked_after: int, family: int, t
                   pay_region, camhs, t4)
 
 
-@numba.njit(cache=True, boundscheck=True)
+@numba.njit(cache=True)  # indices checked as in ``sim.children.distress_and_harm``
 def _census(act, week, legal, placement, placement_la, la, region, basis, support_until, support_payer,
             camhs_until, weekly_cost, not_looked_after, family, tier4, n_types, n_bases, n_legal, n_la,
             n_regions, n_payers):
@@ -203,11 +220,20 @@ def _census(act, week, legal, placement, placement_la, la, region, basis, suppor
     pay_region = np.zeros((n_payers, n_regions), np.int64)
     camhs = np.zeros(n_regions, np.int64)
     t4 = np.zeros(n_regions, np.float64)  # summed in id order, as np.bincount with weights does
+    n = len(legal)
+    check_lengths(n, (len(placement), len(placement_la), len(la), len(region), len(basis), len(support_until),
+                       len(support_payer), len(camhs_until), len(weekly_cost)))
     for c in act:
+        check_index(c, n)
+        check_index(basis[c], n_bases)
+        check_index(legal[c], n_legal)
+        check_index(la[c], n_la)
+        check_index(region[c], n_regions)
         by_basis[basis[c]] += 1
         by_legal[legal[c]] += 1
         if support_until[c] > week:
             p = support_payer[c]
+            check_index(p, n_payers)
             pay[p] += 1
             pay_la[p, la[c]] += 1
             pay_region[p, region[c]] += 1
@@ -217,6 +243,7 @@ def _census(act, week, legal, placement, placement_la, la, region, basis, suppor
             in_care[n_in_care] = c
             n_in_care += 1
             t = placement[c]
+            check_index(t, n_types)
             by_type[t] += 1
             by_region[region[c]] += 1
             if placement_la[c] != la[c] and t != family:

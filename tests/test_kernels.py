@@ -780,3 +780,123 @@ def test_dol_candidates_selected_with_the_secure_queue_are_those_after_the_beds(
         mp.setattr(ag, "_without", checked)
         m.run()
     assert (seen > 0).all()  # some given a secure bed had been selected
+
+# ============================================================================ kept id lists (round 2)
+def test_relisted_equals_listing_afresh():
+    """``relisted`` gives the present (or looked-after) ids a fresh listing gives, whatever changed:
+    children leaving, arriving, entering or leaving care, ids at either end, nothing changed."""
+    from sim.children import relisted
+
+    rng = np.random.default_rng(5)
+    for trial in range(400):
+        n = int(rng.integers(1, 300))
+        present = rng.random(n) < 0.6
+        legal = rng.integers(0, 3, n).astype(np.int8)
+        in_care_only = bool(trial % 2)
+
+        def listing():
+            ids = np.flatnonzero(present)
+            return ids[legal[ids] != NOT_LOOKED_AFTER] if in_care_only else ids
+        ids = listing()
+        changed = np.unique(np.concatenate([rng.integers(0, n, int(rng.integers(0, 20))), np.array([0, n - 1][:trial % 3], np.int64)]))
+        present[changed] = rng.random(len(changed)) < 0.5
+        legal[changed] = rng.integers(0, 3, len(changed))
+        listed = present[changed] & ((legal[changed] != NOT_LOOKED_AFTER) | (not in_care_only))
+        assert_same_bits(relisted(ids, changed.astype(np.int64), listed), listing())
+
+
+def test_kept_id_lists_equal_fresh_listings_through_a_run():
+    """Week by week, the model's kept present, looked-after and ordered ids equal fresh listings."""
+    from sim.children import EXIT_AGED_18, WEEKS_PER_YEAR, aged, orders_due
+
+    m = CarePathwaysModel(build_config(["population.scale=0.2", "horizon.years=1", "seed=3"]))
+    for _ in range(40):
+        # _ageing_out (by birth week) takes the children aged picks among everyone present, and no other
+        turning = aged(m.present_children(), m.children.birth_week, m.week, 18 * WEEKS_PER_YEAR)
+        m.step()
+        assert_same_bits(np.flatnonzero((m.children.exit_week == m.week - 1) & (m.children.exit_reason == EXIT_AGED_18)),
+                         turning)
+        act = np.flatnonzero(m.present)
+        assert_same_bits(m.present_children(), act)
+        assert_same_bits(m.in_care_children(), act[m.children.legal[act] != NOT_LOOKED_AFTER])
+        assert_same_bits(m.children_with_orders(), act[m.children.basis[act] != NO_BASIS])
+        # review_orders picks due orders among them: the same as among everyone present
+        assert_same_bits(orders_due(m.children_with_orders(), m.children.order_until, m.week + 3),
+                         orders_due(act, m.children.order_until, m.week + 3))
+
+
+def test_whole_population_passes_still_raise_index_error():
+    """distress_and_harm and _census check their indices themselves: a bad id or code raises IndexError."""
+    from sim.children import check_index, check_lengths
+    from sim.outputs import _census
+
+    with pytest.raises(IndexError):
+        check_index(5, 5)
+    with pytest.raises(IndexError):
+        check_index(-6, 5)
+    check_index(-5, 5)
+    with pytest.raises(IndexError):
+        check_lengths(3, (3, 4))
+    n = 10
+    codes = np.zeros(n, np.int8)
+    week = np.zeros(n, np.int32)
+    cost = np.zeros(n)
+
+    def census(act, placement=codes, la=codes):
+        return _census(np.asarray(act, np.int64), 0, codes, placement, la, la, codes, codes, week, codes, week, cost,
+                       0, 0, 6, 10, 6, 3, 4, 9, 4)
+    census([0, 9])
+    for bad in ([10], [0, 11]):
+        with pytest.raises(IndexError):
+            census(bad)
+    with pytest.raises(IndexError):
+        census([0], la=np.full(n, 4, np.int8))
+    with pytest.raises(IndexError):
+        census([0], placement=codes[:5])
+
+
+def test_requests_by_type_as_a_stable_sort():
+    """The counting sort of requests by wanted type is NumPy's stable argsort."""
+    from sim.placements import _by_type
+
+    rng = np.random.default_rng(8)
+    for n in (0, 1, 7, 300, 3000):
+        for n_used in (1, 3, 10):
+            wanted = rng.integers(0, n_used, n)
+            assert_same_bits(_by_type(wanted, 10), np.argsort(wanted, kind="stable"))
+
+
+def test_event_log_in_small_blocks_equals_the_chunked_log(monkeypatch):
+    """With blocks of a few rows, batches spanning several blocks give the former log's columns."""
+    from sim.outputs import EV, EVENT_KINDS, EventLog
+
+    monkeypatch.setattr(EventLog, "BLOCK_ROWS", 7)
+    rng = np.random.default_rng(9)
+    ours, ref = EventLog(), ReferenceEventLog()
+    for _ in range(200):
+        n = int(rng.choice([0, 1, 6, 7, 8, 30]))
+        child = rng.integers(0, 1000, n)
+        fields = {"order_id": rng.integers(-1, 100, n), "to_type": 3, "weekly_cost": rng.random(n),
+                  "reason": rng.integers(0, 5, n).astype(np.int8) if rng.random() < 0.5 else "breakdown"}
+        if rng.random() < 0.5:
+            fields["agency"] = list(range(n))  # a list, one value per child
+        event = str(rng.choice(EVENT_KINDS))
+        week = int(rng.integers(-1, 10))
+        ours.add(week, child, event, **fields)
+        ref.add(week, child, event, **fields)
+    got, want = ours.arrays(), ref.arrays()
+    assert len(want["week"]) > 100
+    for name in want:
+        assert_same_bits(got[name], want[name])
+    for event in EVENT_KINDS:
+        assert ours.count(event) == int((want["event"] == EV[event]).sum())
+
+
+def test_distinct_ids_as_np_unique():
+    """The changed children's ids, ascending and each once, as np.unique gave them (empty batches too)."""
+    from sim.model import _distinct
+
+    rng = np.random.default_rng(4)
+    for _ in range(300):
+        batches = [rng.integers(0, 50, int(rng.integers(0, 10))) for _ in range(int(rng.integers(1, 5)))]
+        assert_same_bits(_distinct(batches), np.unique(np.concatenate(batches).astype(np.int64)))

@@ -569,6 +569,28 @@ def reference_set_basis(self, idx, basis, until=sim.children.NEVER, order_id=Non
         self.reprice(idx)
 
 
+def reference_ageing_out(self, w):
+    """``_ageing_out`` as it was: the children turning 18 by a NumPy mask over everyone present."""
+    from sim.children import NO_BASIS, NOT_LOOKED_AFTER, WEEKS_PER_YEAR
+
+    ch = self.children
+    act = self.present_children()
+    turning = act[w - ch.birth_week[act] >= 18 * WEEKS_PER_YEAR]
+    if len(turning) == 0:
+        return
+    with_order = turning[ch.basis[turning] != NO_BASIS]
+    self.events.add(w, with_order, "expiry", order_id=ch.order_id[with_order], basis=ch.basis[with_order],
+                    from_type=ch.placement[with_order], reason="age_18")
+    in_care = turning[ch.legal[turning] != NOT_LOOKED_AFTER]
+    self.events.add(w, in_care, "ageing_out", from_type=ch.placement[in_care], reason="age_18",
+                    agency=self.agency_uid("childrens_social_care", in_care))
+    ch.legal[in_care] = NOT_LOOKED_AFTER
+    ch.left_care_week[in_care] = w
+    self.changed_population(changed=in_care)
+    self.tally.add("exits_from_care", len(in_care))
+    self.depart(turning, 1)
+
+
 def reference_record(self, w):
     """``_record`` as it was: the week's row as a dict of some 150 named values."""
     from sim.children import BASES, LEGAL_STATUS
@@ -626,7 +648,7 @@ def reference_record(self, w):
 @pytest.mark.parametrize("scenario", ["baseline", "pooled_funding"])
 def test_orders_and_weekly_records_match_the_numpy_reference(monkeypatch, scenario):
     """A run gives, bit for bit, what it gives with the NumPy ``set_basis``, the NumPy picks of
-    ``review_orders`` and ``_ageing_out``, and the dict-built weekly row (an
+    ``review_orders`` (among everyone present) and ``_ageing_out``, and the dict-built weekly row (an
     intervention's implementation cost included), all as they were before their compiled forms."""
     overrides = ["population.scale=0.05", "horizon.years=2", "horizon.burn_in_years=1", "seed=4",
                  f"scenario={scenario}"]
@@ -636,7 +658,9 @@ def test_orders_and_weekly_records_match_the_numpy_reference(monkeypatch, scenar
     monkeypatch.setattr(sim.courts, "orders_due",
                         lambda act, until, week: act[(until[act] != sim.children.NEVER) & (until[act] <= week)])
     monkeypatch.setattr(sim.courts, "placed_in", lambda act, placement, ptype: act[placement[act] == ptype])
-    monkeypatch.setattr(sim.model, "aged", lambda act, birth, week, weeks: act[week - birth[act] >= weeks])
+    monkeypatch.setattr(sim.model.CarePathwaysModel, "_ageing_out", reference_ageing_out)
+    # due orders picked among everyone present, not only the children with orders
+    monkeypatch.setattr(sim.model.CarePathwaysModel, "children_with_orders", lambda self: self.present_children())
     reference = _whole_run(overrides)
     assert compiled["summary"] == reference["summary"]
     for name, value in reference.items():
