@@ -380,12 +380,14 @@ def escalate_crises(model, w: int) -> None:
     tier4_threshold, secure_threshold = model._thresholds["tier4"], model._thresholds["secure"]
     lowest = np.min((cfg.distress.crisis_threshold, lowest_of(tier4_threshold),
                      lowest_of(secure_threshold)))
-    camhs_noticed, csc_noticed, home_crisis, harmful = _crises(
+    camhs_noticed, csc_noticed, home_crisis, arrested = _crises(
         model.present_children(), ch.legal, ch.placement, ch.basis, ch.distress, cfg.distress.crisis_threshold, lowest,
         **needs, tier4_threshold=tier4_threshold, secure_threshold=secure_threshold,
         tier4_referral_week=ch.tier4_referral_week, secure_referral_week=ch.secure_referral_week,
         region=ch.region, la=ch.la, camhs_notice=roster.notice["camhs"], csc_notice=roster.notice[CSC],
-        camhs_key=model.streams.key("camhs_notice", w), csc_key=model.streams.key("csc_notice", w))
+        camhs_key=model.streams.key("camhs_notice", w), csc_key=model.streams.key("csc_notice", w),
+        arrest_scale=cfg.youth_justice.arrest_per_week_at_crisis * 2, police_tolerance=roster.risk_tolerance["police"],
+        police_notice=roster.notice["police"], arrest_key=model.streams.key("arrest", w))
 
     # Tier 4: mental-health crises, judged by CAMHS against its own risk tolerance.
     supported = _offer_support(model, "camhs", camhs_noticed, "camhs_offer", "camhs_until")
@@ -411,18 +413,14 @@ def escalate_crises(model, w: int) -> None:
 
     # Specialist therapeutic care: a tailored response a flexible LA seeks for a child in crisis in a home
     # (not one with a request or a secure referral, the ones just made included).
-    cand = home_crisis[(ch.pending_type[home_crisis] < 0) & (ch.secure_referral_week[home_crisis] == NEVER)]
-    flex = roster.effective_flexibility(CSC)[ch.la[cand]]
-    if model.levers.flexibility_boost is not None:
-        flex = np.minimum(flex + model.levers.flexibility_boost[cand], 1.0)
+    boost = model.levers.flexibility_boost
     preference = min(cfg.pathway.therapeutic_preference + model.levers.therapeutic_preference_boost, 1.0)
-    seek = cand[model.streams.uniform("therapeutic", w, cand) < flex * preference]
+    seek = _seeking(home_crisis, ch.pending_type, ch.secure_referral_week, ch.la, roster.effective_flexibility(CSC),
+                    boost is not None, _NO_BOOST if boost is None else boost, preference,
+                    model.streams.key("therapeutic", w))
     request_package(model, seek, THERAPEUTIC)
 
-    # Police and youth justice: arrest at crisis, then remand to custody or not.
-    p_arrest = (cfg.youth_justice.arrest_per_week_at_crisis * 2 * (1 - roster.risk_tolerance["police"][ch.region[harmful]])
-                * roster.notice["police"][ch.region[harmful]])
-    arrested = harmful[model.streams.uniform("arrest", w, harmful) < p_arrest]
+    # Police and youth justice: arrest at crisis (``arrested``, drawn in _crises), then remand to custody or not.
     # A flexible youth justice service offers bail support in the community instead of remand.
     bailed = _offer_support(model, "youth_justice", arrested, "bail_offer", "support_until")
     arrested = arrested[~bailed]
@@ -736,7 +734,8 @@ def _breakdowns(ic, placement, distress, base, tolerance, slope, key):
 @numba.njit(cache=True)
 def _crises(act, legal, placement, basis, distress, crisis_threshold, lowest_threshold, mental_health, trauma,
             risk_to_others, exploitation, going_missing, tier4_threshold, secure_threshold, tier4_referral_week,
-            secure_referral_week, region, la, camhs_notice, csc_notice, camhs_key, csc_key):
+            secure_referral_week, region, la, camhs_notice, csc_notice, camhs_key, csc_key, arrest_scale,
+            police_tolerance, police_notice, arrest_key):
     """Whom ``escalate_crises`` acts on, from the state at the start of the mechanism.
 
     Of the looked-after children outside Tier 4, secure homes and custody: those CAMHS notices in a
@@ -744,14 +743,18 @@ def _crises(act, legal, placement, basis, distress, crisis_threshold, lowest_thr
     care notices at risk of serious harm (a risk to others, exploitation or going missing; distress at
     the secure threshold; not referred, not on an s25 order); those at crisis in a children's home or an
     unregistered setting with mental-health needs or trauma (therapeutic care).  Of all present children:
-    those at crisis who are a risk to others, outside custody and not on an s25 or MHA basis (arrest).
+    those at crisis who are a risk to others, outside custody and not on an s25 or MHA basis, whom the
+    police arrest: a draw below ``arrest_scale`` * (1 - the region's police risk tolerance) * its notice
+    probability (the same products, in the same order, as NumPy's).  Nothing the arrest reads changes
+    before the caller acts on it (the support offers and referrals in between change none of distress,
+    placement, basis, needs or the police's attributes).
 
     Each needs distress at the crisis threshold or the agency's own: most children, below the lowest of
     these (``lowest_threshold``), are passed over after reading their distress alone."""
     n = len(act)
-    tier4, secure, in_home, harmful = (np.empty(n, np.int64), np.empty(n, np.int64), np.empty(n, np.int64),
+    tier4, secure, in_home, arrested = (np.empty(n, np.int64), np.empty(n, np.int64), np.empty(n, np.int64),
                                        np.empty(n, np.int64))
-    n_tier4 = n_secure = n_home = n_harmful = 0
+    n_tier4 = n_secure = n_home = n_arrested = 0
     for c in act:
         d = distress[c]
         if d < lowest_threshold:
@@ -770,9 +773,31 @@ def _crises(act, legal, placement, basis, distress, crisis_threshold, lowest_thr
                 in_home[n_home] = c
                 n_home += 1
         if risk_to_others[c] and d >= crisis_threshold and t != CUSTODY and b != S25 and b != MHA:
-            harmful[n_harmful] = c
-            n_harmful += 1
-    return tier4[:n_tier4].copy(), secure[:n_secure].copy(), in_home[:n_home].copy(), harmful[:n_harmful].copy()
+            r = region[c]
+            if _draw(arrest_key, c) < arrest_scale * (1.0 - police_tolerance[r]) * police_notice[r]:
+                arrested[n_arrested] = c
+                n_arrested += 1
+    return tier4[:n_tier4].copy(), secure[:n_secure].copy(), in_home[:n_home].copy(), arrested[:n_arrested].copy()
+
+
+@numba.njit(cache=True)
+def _seeking(home_crisis, pending_type, secure_referral_week, la, flexibility, boosted, boost, preference, key):
+    """Of the children at crisis in a home (``_crises``), those with no request and no secure referral whose
+    LA seeks specialist therapeutic care: a draw below its flexibility (plus the child's ``boost``, at most
+    1, if ``boosted``) times ``preference``, as NumPy computed it."""
+    out = np.empty(len(home_crisis), np.int64)
+    n = 0
+    for c in home_crisis:
+        if pending_type[c] < 0 and secure_referral_week[c] == NEVER:
+            f = flexibility[la[c]]
+            if boosted:
+                f = f + boost[c]
+                if f > 1.0:  # np.minimum(f, 1.0): NaN stays
+                    f = 1.0
+            if _draw(key, c) < f * preference:
+                out[n] = c
+                n += 1
+    return out[:n].copy()
 
 
 @numba.njit(cache=True)

@@ -382,6 +382,9 @@ def test_crises_equal_the_numpy_form(stepped):
         home_crisis = in_home[needs & (ch.distress[in_home] >= cfg.distress.crisis_threshold)]
         harmful = act[ch.has("risk_to_others", act) & (ch.distress[act] >= cfg.distress.crisis_threshold)
                       & (ch.placement[act] != CUSTODY) & (ch.basis[act] != S25) & (ch.basis[act] != MHA)]
+        p_arrest = (cfg.youth_justice.arrest_per_week_at_crisis * 2 * (1 - roster.risk_tolerance["police"][ch.region[harmful]])
+                    * roster.notice["police"][ch.region[harmful]])
+        arrested = harmful[m.streams.uniform("arrest", w, harmful) < p_arrest]
 
         lowest = np.min((cfg.distress.crisis_threshold, thr["tier4"].min(), thr["secure"].min()))
         got = ag._crises(act, ch.legal, ch.placement, ch.basis, ch.distress, cfg.distress.crisis_threshold, lowest,
@@ -389,10 +392,11 @@ def test_crises_equal_the_numpy_form(stepped):
                                                           "going_missing")),
                          thr["tier4"], thr["secure"], ch.tier4_referral_week, ch.secure_referral_week, ch.region,
                          ch.la, roster.notice["camhs"], roster.notice[ag.CSC], m.streams.key("camhs_notice", w),
-                         m.streams.key("csc_notice", w))
-        for g, want in zip(got, (camhs, csc, home_crisis, harmful)):
+                         m.streams.key("csc_notice", w), cfg.youth_justice.arrest_per_week_at_crisis * 2,
+                         roster.risk_tolerance["police"], roster.notice["police"], m.streams.key("arrest", w))
+        for g, want in zip(got, (camhs, csc, home_crisis, arrested)):
             _same_ids(g, want)
-        counts += [len(camhs), len(csc), len(home_crisis), len(harmful)]
+        counts += [len(camhs), len(csc), len(home_crisis), len(arrested)]
     assert (counts > 0).all()
 
 
@@ -780,3 +784,29 @@ def test_dol_candidates_selected_with_the_secure_queue_are_those_after_the_beds(
         mp.setattr(ag, "_without", checked)
         m.run()
     assert (seen > 0).all()  # some given a secure bed had been selected
+
+
+# ============================================================================ round 3: escalate_crises
+@pytest.mark.parametrize("boosted", [False, True])
+def test_seeking_equals_the_numpy_form(stepped, boosted):
+    """``_seeking`` (the children whose LA seeks therapeutic care) against the former NumPy form."""
+    m = stepped
+    ch, cfg, roster = m.children, m.cfg, m.roster
+    rng = np.random.default_rng(11)
+    act = m.present_children()
+    boost = rng.uniform(-0.2, 0.6, len(ch.distress)) if boosted else None
+    n = 0
+    for w in (m.week, m.week + 1, m.week + 7):
+        for home_crisis in (act, m.in_care_children(), np.sort(rng.permutation(act)[:500]), act[:0]):
+            cand = home_crisis[(ch.pending_type[home_crisis] < 0) & (ch.secure_referral_week[home_crisis] == NEVER)]
+            flex = roster.effective_flexibility(ag.CSC)[ch.la[cand]]
+            if boost is not None:
+                flex = np.minimum(flex + boost[cand], 1.0)
+            preference = 0.7
+            want = cand[m.streams.uniform("therapeutic", w, cand) < flex * preference]
+            got = ag._seeking(home_crisis, ch.pending_type, ch.secure_referral_week, ch.la,
+                              roster.effective_flexibility(ag.CSC), boost is not None,
+                              ag._NO_BOOST if boost is None else boost, preference, m.streams.key("therapeutic", w))
+            _same_ids(got, want)
+            n += len(want)
+    assert n > 0
