@@ -543,7 +543,7 @@ def allocate_secure_beds(model, w: int) -> None:
     # Not offered a secure bed in time, or restrictions needed where the child lives: a DoL application.
     long_wait = waiting[(w - ch.secure_referral_week[waiting] >= sw.weeks_before_dol_application)
                         & (ch.basis[waiting] == NO_BASIS)]
-    cand = np.union1d(long_wait, confined)
+    cand = _union(long_wait, confined)  # np.union1d: both in id order (selected from the in-care ids)
     refused_recently = (ch.dol_refused_week[cand] != NEVER) & (w - ch.dol_refused_week[cand] < o.dol_review_weeks)
     cand = cand[~refused_recently]
     propensity = schedule_value(o.dol_propensity_by_year, model.year)
@@ -979,3 +979,31 @@ def _without(ids, removed):
         n += 1
     return out[:n].copy()
 
+
+
+@numba.njit(cache=True)
+def _union(a, b):
+    """``np.union1d(a, b)`` of two arrays of distinct ids each in id order, by one merge (union1d sorts)."""
+    out = np.empty(len(a) + len(b), np.int64)
+    n = i = j = 0
+    while i < len(a) and j < len(b):
+        if a[i] < b[j]:
+            out[n] = a[i]
+            i += 1
+        elif b[j] < a[i]:
+            out[n] = b[j]
+            j += 1
+        else:
+            out[n] = a[i]
+            i += 1
+            j += 1
+        n += 1
+    while i < len(a):
+        out[n] = a[i]
+        i += 1
+        n += 1
+    while j < len(b):
+        out[n] = b[j]
+        j += 1
+        n += 1
+    return out[:n].copy()

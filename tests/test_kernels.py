@@ -810,3 +810,30 @@ def test_seeking_equals_the_numpy_form(stepped, boosted):
             _same_ids(got, want)
             n += len(want)
     assert n > 0
+
+
+def test_union_equals_union1d():
+    """``_union`` of two arrays of distinct ids in id order is ``np.union1d``; and ``allocate_secure_beds``'
+    two selections are in id order over a whole run."""
+    rng = np.random.default_rng(12)
+    for n_a, n_b in ((0, 0), (0, 5), (7, 0), (50, 60), (1000, 30), (3, 3)):
+        for span in (10, 200, 100_000):
+            a = np.sort(rng.choice(span + n_a, n_a, replace=False)).astype(np.int64)
+            b = np.sort(rng.choice(span + n_b, n_b, replace=False)).astype(np.int64)
+            assert_same_bits(ag._union(a, b), np.union1d(a, b))
+    m = CarePathwaysModel(build_config(["population.scale=0.1", "horizon.years=2", "seed=5"]))
+    union = ag._union
+    seen = np.zeros(1, int)
+
+    def checked(a, b):
+        for x in (a, b):
+            assert (np.diff(x) > 0).all()
+        got = union(a, b)
+        assert_same_bits(got, np.union1d(a, b))
+        seen[0] += len(got)
+        return got
+
+    with pytest.MonkeyPatch.context() as mp:
+        mp.setattr(ag, "_union", checked)
+        m.run()
+    assert seen[0] > 0
