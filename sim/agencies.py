@@ -541,13 +541,10 @@ def allocate_secure_beds(model, w: int) -> None:
     model.tally.add("waiting_secure_home", len(waiting))
 
     # Not offered a secure bed in time, or restrictions needed where the child lives: a DoL application.
-    long_wait = waiting[(w - ch.secure_referral_week[waiting] >= sw.weeks_before_dol_application)
-                        & (ch.basis[waiting] == NO_BASIS)]
-    cand = _union(long_wait, confined)  # np.union1d: both in id order (selected from the in-care ids)
-    refused_recently = (ch.dol_refused_week[cand] != NEVER) & (w - ch.dol_refused_week[cand] < o.dol_review_weeks)
-    cand = cand[~refused_recently]
-    propensity = schedule_value(o.dol_propensity_by_year, model.year)
-    apply = cand[model.streams.uniform("dol_apply", w, cand) < propensity]
+    # The LA applies with the year's propensity, unless refused within the review period (one compiled pass).
+    apply = _dol_applications(waiting, confined, ch.secure_referral_week, ch.basis, sw.weeks_before_dol_application,
+                              ch.dol_refused_week, w, o.dol_review_weeks, model.streams.key("dol_apply", w),
+                              schedule_value(o.dol_propensity_by_year, model.year))
     granted, heard = hear(model, "high_court", "dol", apply, o.dol_grant_probability)
     ch.dol_refused_week[apply[heard & ~granted]] = w  # unheard applications are made again next week
     g = apply[granted]
@@ -1007,3 +1004,28 @@ def _union(a, b):
         j += 1
         n += 1
     return out[:n].copy()
+
+
+@numba.njit(cache=True)
+def _dol_applications(waiting, confined, secure_referral_week, basis, weeks_before, refused_week, week, review_weeks,
+                      key, propensity):
+    """``allocate_secure_beds``' DoL applications: of the children still waiting for a secure bed (all
+    referred) those waiting ``weeks_before`` weeks or more with no legal basis, united with the
+    ``confined`` (``_union``: both in id order), less those refused an order within ``review_weeks``, with
+    a draw below ``propensity``; in id order."""
+    long_wait = np.empty(len(waiting), np.int64)
+    n = 0
+    for c in waiting:
+        if week - secure_referral_week[c] >= weeks_before and basis[c] == NO_BASIS:
+            long_wait[n] = c
+            n += 1
+    cand = _union(long_wait[:n], confined)
+    out = np.empty(len(cand), np.int64)
+    m = 0
+    for c in cand:
+        if refused_week[c] != NEVER and week - refused_week[c] < review_weeks:
+            continue
+        if _draw(key, c) < propensity:
+            out[m] = c
+            m += 1
+    return out[:m].copy()

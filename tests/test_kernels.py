@@ -813,27 +813,45 @@ def test_seeking_equals_the_numpy_form(stepped, boosted):
 
 
 def test_union_equals_union1d():
-    """``_union`` of two arrays of distinct ids in id order is ``np.union1d``; and ``allocate_secure_beds``'
-    two selections are in id order over a whole run."""
+    """``_union`` of two arrays of distinct ids in id order is ``np.union1d``."""
     rng = np.random.default_rng(12)
     for n_a, n_b in ((0, 0), (0, 5), (7, 0), (50, 60), (1000, 30), (3, 3)):
         for span in (10, 200, 100_000):
             a = np.sort(rng.choice(span + n_a, n_a, replace=False)).astype(np.int64)
             b = np.sort(rng.choice(span + n_b, n_b, replace=False)).astype(np.int64)
             assert_same_bits(ag._union(a, b), np.union1d(a, b))
-    m = CarePathwaysModel(build_config(["population.scale=0.1", "horizon.years=2", "seed=5"]))
-    union = ag._union
-    seen = np.zeros(1, int)
 
-    def checked(a, b):
-        for x in (a, b):
+
+def test_dol_applications_equal_the_numpy_form():
+    """``_dol_applications`` against the former NumPy form, on every call of a whole run (its two id
+    arrays in id order), and with every propensity and a shorter wait."""
+    m = CarePathwaysModel(build_config(["population.scale=0.1", "horizon.years=2", "seed=5"]))
+    ch = m.children
+    applications = ag._dol_applications
+    seen = np.zeros(2, int)
+
+    def reference(waiting, confined, srw, basis, weeks_before, refused, w, review, key, propensity):
+        long_wait = waiting[(w - srw[waiting] >= weeks_before) & (basis[waiting] == NO_BASIS)]
+        cand = np.union1d(long_wait, confined)
+        refused_recently = (refused[cand] != NEVER) & (w - refused[cand] < review)
+        cand = cand[~refused_recently]
+        u = np.array([float(hash_child(key, np.int64(c)) >> np.uint64(11)) * 2.0 ** -53 for c in cand])
+        return cand[u < propensity] if len(cand) else cand
+
+    def checked(waiting, confined, *rest):
+        for x in (waiting, confined):
             assert (np.diff(x) > 0).all()
-        got = union(a, b)
-        assert_same_bits(got, np.union1d(a, b))
-        seen[0] += len(got)
+        got = applications(waiting, confined, *rest)
+        _same_ids(got, reference(waiting, confined, *rest))
+        for weeks_before in (0, 1, rest[2]):
+            for propensity in (0.0, 0.3, 1.0):
+                args = list(rest)
+                args[2], args[-1] = weeks_before, propensity
+                _same_ids(applications(waiting, confined, *args), reference(waiting, confined, *args))
+        seen[:] += [len(got), (ch.dol_refused_week[confined] != NEVER).sum()]
         return got
 
     with pytest.MonkeyPatch.context() as mp:
-        mp.setattr(ag, "_union", checked)
+        mp.setattr(ag, "_dol_applications", checked)
         m.run()
-    assert seen[0] > 0
+    assert (seen > 0).all()
