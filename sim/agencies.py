@@ -301,7 +301,7 @@ def edge_of_care(model, w: int) -> None:
     ch, pop, streams = model.children, model.cfg.population, model.streams
     scale, ref = model.edge_hazard_scale
     slope = pop.edge_entry_distress_slope
-    may_enter, exponent, band_scale, noticed, leaving = _edge_pool(
+    may_enter, exponent, band_scale, draw, noticed, leaving = _edge_pool(
         model.present_children(), ch.legal, ch.placement, ch.birth_week, ch.distress, w, scale, slope, ref,
         _above_exp(max(slope * (1.0 - ref), slope * (0.0 - ref))), streams.key("edge_entry", w),
         model.cfg.distress.crisis_threshold, ch.support_until, ch.region, model.roster.notice["education"],
@@ -310,7 +310,7 @@ def edge_of_care(model, w: int) -> None:
     # The hazard's exponential is NumPy's (its vectorised exp can differ in the last bit from a compiled
     # one), for the children whose draw could fall below the hazard.
     p = np.minimum(band_scale * np.exp(exponent), 1.0)
-    enter = may_enter[streams.uniform("edge_entry", w, may_enter) < p]
+    enter = may_enter[draw < p]  # draw: streams.uniform("edge_entry", w, may_enter), from _edge_pool
     # Schools notice distress at the edge of care; a flexible education service may offer support
     # (within its weekly capacity), which lowers distress and so later entries.
     noticed = _without(noticed, enter)
@@ -669,13 +669,14 @@ def _edge_pool(act, legal, placement, birth_week, distress, week, band_scale, sl
 
     Entry: the weekly hazard is min(scale of the age band * exp(slope * (distress - ref)), 1), with NumPy's
     exp (not libm's).  A child whose draw is below the band's scale times ``exp_top`` (above the exp of
-    any distress in [0, 1]) may enter: returned with the exponent and scale, for the hazard to be computed
-    as before; the draw of every other child (most) is above its hazard.  Noticed: distress at the crisis
+    any distress in [0, 1]) may enter: returned with the exponent, scale and draw, for the hazard to be
+    computed and compared as before; the draw of every other child (most) is above its hazard.  Noticed: distress at the crisis
     threshold, no support, and a draw below the region's notice probability.  Leaving: distress below
     ``max_distress`` and a draw below ``p_leave``.  Children who then enter care are neither noticed nor
     leave the pool: the caller removes them."""
     n = len(act)
     may_enter, exponent, scale = np.empty(n, np.int64), np.empty(n, np.float64), np.empty(n, np.float64)
+    draw = np.empty(n, np.float64)
     noticed, leaving = np.empty(n, np.int64), np.empty(n, np.int64)
     n_enter = n_noticed = n_leaving = 0
     for c in act:
@@ -683,10 +684,12 @@ def _edge_pool(act, legal, placement, birth_week, distress, week, band_scale, sl
             continue
         d = distress[c]
         band = band_scale[1 if (week - birth_week[c]) // WEEKS_PER_YEAR >= 16 else 0]
-        if not (0.0 <= d <= 1.0) or _draw(entry_key, c) < band * exp_top:
+        u = _draw(entry_key, c)
+        if not (0.0 <= d <= 1.0) or u < band * exp_top:
             may_enter[n_enter] = c
             exponent[n_enter] = slope * (d - ref)
             scale[n_enter] = band
+            draw[n_enter] = u
             n_enter += 1
         if d >= crisis_threshold and support_until[c] <= week and _draw(notice_key, c) < notice[region[c]]:
             noticed[n_noticed] = c
@@ -694,7 +697,7 @@ def _edge_pool(act, legal, placement, birth_week, distress, week, band_scale, sl
         if d < max_distress and _draw(leave_key, c) < p_leave:
             leaving[n_leaving] = c
             n_leaving += 1
-    return (may_enter[:n_enter].copy(), exponent[:n_enter].copy(), scale[:n_enter].copy(),
+    return (may_enter[:n_enter].copy(), exponent[:n_enter].copy(), scale[:n_enter].copy(), draw[:n_enter].copy(),
             noticed[:n_noticed].copy(), leaving[:n_leaving].copy())
 
 

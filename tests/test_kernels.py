@@ -325,7 +325,7 @@ def test_edge_of_care_selection_equals_the_numpy_form(stepped):
             leaving = calm[m.streams.uniform("edge_leave", w, calm) < pop.edge_pool_leave_per_year / WEEKS_PER_YEAR]
 
             for exp_top in (ag._above_exp(max(slope * (1.0 - ref), slope * (0.0 - ref))), np.inf):
-                may_enter, exponent, got_band, got_noticed, got_leaving = ag._edge_pool(
+                may_enter, exponent, got_band, got_draw, got_noticed, got_leaving = ag._edge_pool(
                     act, ch.legal, ch.placement, ch.birth_week, ch.distress, w, band, slope, ref, exp_top,
                     m.streams.key("edge_entry", w), cfg.distress.crisis_threshold, ch.support_until, ch.region,
                     m.roster.notice["education"], m.streams.key("school_notice", w), pop.return_home_max_distress,
@@ -336,7 +336,8 @@ def test_edge_of_care_selection_equals_the_numpy_form(stepped):
                 else:
                     counts[3] += len(pool) - len(may_enter)  # passed over without their hazard
                 got_p = np.minimum(got_band * np.exp(exponent), 1.0)
-                _same_ids(may_enter[m.streams.uniform("edge_entry", w, may_enter) < got_p], enter)
+                assert_same_bits(got_draw, m.streams.uniform("edge_entry", w, may_enter))
+                _same_ids(may_enter[got_draw < got_p], enter)
                 _same_ids(got_noticed, noticed)
                 _same_ids(got_leaving, leaving)
             counts[:3] += [len(enter), len(noticed[~np.isin(noticed, enter)]), len(leaving)]
