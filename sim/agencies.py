@@ -718,14 +718,15 @@ def _breakdowns(ic, placement, distress, base, tolerance, slope, key):
     broke = np.empty(len(ic), np.int64)
     n = 0
     for c in ic:
-        if _draw(key, c) >= top:
+        u = _draw(key, c)
+        if u >= top:
             continue
         t = placement[c]
         if base[t] > 0:
             excess = distress[c] - tolerance[t]
             if excess < 0.0:  # np.maximum(excess, 0.0) (a NaN stays)
                 excess = 0.0
-            if _draw(key, c) < base[t] + slope * excess:
+            if u < base[t] + slope * excess:
                 broke[n] = c
                 n += 1
     return broke[:n].copy()
