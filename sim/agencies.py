@@ -301,7 +301,7 @@ def edge_of_care(model, w: int) -> None:
     ch, pop, streams = model.children, model.cfg.population, model.streams
     scale, ref = model.edge_hazard_scale
     slope = pop.edge_entry_distress_slope
-    may_enter, exponent, band_scale, noticed, leaving = _edge_pool(
+    may_enter, exponent, band_scale, draw, noticed, leaving = _edge_pool(
         model.present_children(), ch.legal, ch.placement, ch.birth_week, ch.distress, w, scale, slope, ref,
         _above_exp(max(slope * (1.0 - ref), slope * (0.0 - ref))), streams.key("edge_entry", w),
         model.cfg.distress.crisis_threshold, ch.support_until, ch.region, model.roster.notice["education"],
@@ -310,7 +310,7 @@ def edge_of_care(model, w: int) -> None:
     # The hazard's exponential is NumPy's (its vectorised exp can differ in the last bit from a compiled
     # one), for the children whose draw could fall below the hazard.
     p = np.minimum(band_scale * np.exp(exponent), 1.0)
-    enter = may_enter[streams.uniform("edge_entry", w, may_enter) < p]
+    enter = may_enter[draw < p]  # draw: streams.uniform("edge_entry", w, may_enter), from _edge_pool
     # Schools notice distress at the edge of care; a flexible education service may offer support
     # (within its weekly capacity), which lowers distress and so later entries.
     noticed = _without(noticed, enter)
@@ -380,12 +380,14 @@ def escalate_crises(model, w: int) -> None:
     tier4_threshold, secure_threshold = model._thresholds["tier4"], model._thresholds["secure"]
     lowest = np.min((cfg.distress.crisis_threshold, lowest_of(tier4_threshold),
                      lowest_of(secure_threshold)))
-    camhs_noticed, csc_noticed, home_crisis, harmful = _crises(
+    camhs_noticed, csc_noticed, home_crisis, arrested = _crises(
         model.present_children(), ch.legal, ch.placement, ch.basis, ch.distress, cfg.distress.crisis_threshold, lowest,
         **needs, tier4_threshold=tier4_threshold, secure_threshold=secure_threshold,
         tier4_referral_week=ch.tier4_referral_week, secure_referral_week=ch.secure_referral_week,
         region=ch.region, la=ch.la, camhs_notice=roster.notice["camhs"], csc_notice=roster.notice[CSC],
-        camhs_key=model.streams.key("camhs_notice", w), csc_key=model.streams.key("csc_notice", w))
+        camhs_key=model.streams.key("camhs_notice", w), csc_key=model.streams.key("csc_notice", w),
+        arrest_scale=cfg.youth_justice.arrest_per_week_at_crisis * 2, police_tolerance=roster.risk_tolerance["police"],
+        police_notice=roster.notice["police"], arrest_key=model.streams.key("arrest", w))
 
     # Tier 4: mental-health crises, judged by CAMHS against its own risk tolerance.
     supported = _offer_support(model, "camhs", camhs_noticed, "camhs_offer", "camhs_until")
@@ -411,18 +413,14 @@ def escalate_crises(model, w: int) -> None:
 
     # Specialist therapeutic care: a tailored response a flexible LA seeks for a child in crisis in a home
     # (not one with a request or a secure referral, the ones just made included).
-    cand = home_crisis[(ch.pending_type[home_crisis] < 0) & (ch.secure_referral_week[home_crisis] == NEVER)]
-    flex = roster.effective_flexibility(CSC)[ch.la[cand]]
-    if model.levers.flexibility_boost is not None:
-        flex = np.minimum(flex + model.levers.flexibility_boost[cand], 1.0)
+    boost = model.levers.flexibility_boost
     preference = min(cfg.pathway.therapeutic_preference + model.levers.therapeutic_preference_boost, 1.0)
-    seek = cand[model.streams.uniform("therapeutic", w, cand) < flex * preference]
+    seek = _seeking(home_crisis, ch.pending_type, ch.secure_referral_week, ch.la, roster.effective_flexibility(CSC),
+                    boost is not None, _NO_BOOST if boost is None else boost, preference,
+                    model.streams.key("therapeutic", w))
     request_package(model, seek, THERAPEUTIC)
 
-    # Police and youth justice: arrest at crisis, then remand to custody or not.
-    p_arrest = (cfg.youth_justice.arrest_per_week_at_crisis * 2 * (1 - roster.risk_tolerance["police"][ch.region[harmful]])
-                * roster.notice["police"][ch.region[harmful]])
-    arrested = harmful[model.streams.uniform("arrest", w, harmful) < p_arrest]
+    # Police and youth justice: arrest at crisis (``arrested``, drawn in _crises), then remand to custody or not.
     # A flexible youth justice service offers bail support in the community instead of remand.
     bailed = _offer_support(model, "youth_justice", arrested, "bail_offer", "support_until")
     arrested = arrested[~bailed]
@@ -543,13 +541,10 @@ def allocate_secure_beds(model, w: int) -> None:
     model.tally.add("waiting_secure_home", len(waiting))
 
     # Not offered a secure bed in time, or restrictions needed where the child lives: a DoL application.
-    long_wait = waiting[(w - ch.secure_referral_week[waiting] >= sw.weeks_before_dol_application)
-                        & (ch.basis[waiting] == NO_BASIS)]
-    cand = np.union1d(long_wait, confined)
-    refused_recently = (ch.dol_refused_week[cand] != NEVER) & (w - ch.dol_refused_week[cand] < o.dol_review_weeks)
-    cand = cand[~refused_recently]
-    propensity = schedule_value(o.dol_propensity_by_year, model.year)
-    apply = cand[model.streams.uniform("dol_apply", w, cand) < propensity]
+    # The LA applies with the year's propensity, unless refused within the review period (one compiled pass).
+    apply = _dol_applications(waiting, confined, ch.secure_referral_week, ch.basis, sw.weeks_before_dol_application,
+                              ch.dol_refused_week, w, o.dol_review_weeks, model.streams.key("dol_apply", w),
+                              schedule_value(o.dol_propensity_by_year, model.year))
     granted, heard = hear(model, "high_court", "dol", apply, o.dol_grant_probability)
     ch.dol_refused_week[apply[heard & ~granted]] = w  # unheard applications are made again next week
     g = apply[granted]
@@ -674,13 +669,14 @@ def _edge_pool(act, legal, placement, birth_week, distress, week, band_scale, sl
 
     Entry: the weekly hazard is min(scale of the age band * exp(slope * (distress - ref)), 1), with NumPy's
     exp (not libm's).  A child whose draw is below the band's scale times ``exp_top`` (above the exp of
-    any distress in [0, 1]) may enter: returned with the exponent and scale, for the hazard to be computed
-    as before; the draw of every other child (most) is above its hazard.  Noticed: distress at the crisis
+    any distress in [0, 1]) may enter: returned with the exponent, scale and draw, for the hazard to be
+    computed and compared as before; the draw of every other child (most) is above its hazard.  Noticed: distress at the crisis
     threshold, no support, and a draw below the region's notice probability.  Leaving: distress below
     ``max_distress`` and a draw below ``p_leave``.  Children who then enter care are neither noticed nor
     leave the pool: the caller removes them."""
     n = len(act)
     may_enter, exponent, scale = np.empty(n, np.int64), np.empty(n, np.float64), np.empty(n, np.float64)
+    draw = np.empty(n, np.float64)
     noticed, leaving = np.empty(n, np.int64), np.empty(n, np.int64)
     n_enter = n_noticed = n_leaving = 0
     for c in act:
@@ -688,10 +684,12 @@ def _edge_pool(act, legal, placement, birth_week, distress, week, band_scale, sl
             continue
         d = distress[c]
         band = band_scale[1 if (week - birth_week[c]) // WEEKS_PER_YEAR >= 16 else 0]
-        if not (0.0 <= d <= 1.0) or _draw(entry_key, c) < band * exp_top:
+        u = _draw(entry_key, c)
+        if not (0.0 <= d <= 1.0) or u < band * exp_top:
             may_enter[n_enter] = c
             exponent[n_enter] = slope * (d - ref)
             scale[n_enter] = band
+            draw[n_enter] = u
             n_enter += 1
         if d >= crisis_threshold and support_until[c] <= week and _draw(notice_key, c) < notice[region[c]]:
             noticed[n_noticed] = c
@@ -699,7 +697,7 @@ def _edge_pool(act, legal, placement, birth_week, distress, week, band_scale, sl
         if d < max_distress and _draw(leave_key, c) < p_leave:
             leaving[n_leaving] = c
             n_leaving += 1
-    return (may_enter[:n_enter].copy(), exponent[:n_enter].copy(), scale[:n_enter].copy(),
+    return (may_enter[:n_enter].copy(), exponent[:n_enter].copy(), scale[:n_enter].copy(), draw[:n_enter].copy(),
             noticed[:n_noticed].copy(), leaving[:n_leaving].copy())
 
 
@@ -720,14 +718,15 @@ def _breakdowns(ic, placement, distress, base, tolerance, slope, key):
     broke = np.empty(len(ic), np.int64)
     n = 0
     for c in ic:
-        if _draw(key, c) >= top:
+        u = _draw(key, c)
+        if u >= top:
             continue
         t = placement[c]
         if base[t] > 0:
             excess = distress[c] - tolerance[t]
             if excess < 0.0:  # np.maximum(excess, 0.0) (a NaN stays)
                 excess = 0.0
-            if _draw(key, c) < base[t] + slope * excess:
+            if u < base[t] + slope * excess:
                 broke[n] = c
                 n += 1
     return broke[:n].copy()
@@ -736,7 +735,8 @@ def _breakdowns(ic, placement, distress, base, tolerance, slope, key):
 @numba.njit(cache=True)
 def _crises(act, legal, placement, basis, distress, crisis_threshold, lowest_threshold, mental_health, trauma,
             risk_to_others, exploitation, going_missing, tier4_threshold, secure_threshold, tier4_referral_week,
-            secure_referral_week, region, la, camhs_notice, csc_notice, camhs_key, csc_key):
+            secure_referral_week, region, la, camhs_notice, csc_notice, camhs_key, csc_key, arrest_scale,
+            police_tolerance, police_notice, arrest_key):
     """Whom ``escalate_crises`` acts on, from the state at the start of the mechanism.
 
     Of the looked-after children outside Tier 4, secure homes and custody: those CAMHS notices in a
@@ -744,14 +744,18 @@ def _crises(act, legal, placement, basis, distress, crisis_threshold, lowest_thr
     care notices at risk of serious harm (a risk to others, exploitation or going missing; distress at
     the secure threshold; not referred, not on an s25 order); those at crisis in a children's home or an
     unregistered setting with mental-health needs or trauma (therapeutic care).  Of all present children:
-    those at crisis who are a risk to others, outside custody and not on an s25 or MHA basis (arrest).
+    those at crisis who are a risk to others, outside custody and not on an s25 or MHA basis, whom the
+    police arrest: a draw below ``arrest_scale`` * (1 - the region's police risk tolerance) * its notice
+    probability (the same products, in the same order, as NumPy's).  Nothing the arrest reads changes
+    before the caller acts on it (the support offers and referrals in between change none of distress,
+    placement, basis, needs or the police's attributes).
 
     Each needs distress at the crisis threshold or the agency's own: most children, below the lowest of
     these (``lowest_threshold``), are passed over after reading their distress alone."""
     n = len(act)
-    tier4, secure, in_home, harmful = (np.empty(n, np.int64), np.empty(n, np.int64), np.empty(n, np.int64),
+    tier4, secure, in_home, arrested = (np.empty(n, np.int64), np.empty(n, np.int64), np.empty(n, np.int64),
                                        np.empty(n, np.int64))
-    n_tier4 = n_secure = n_home = n_harmful = 0
+    n_tier4 = n_secure = n_home = n_arrested = 0
     for c in act:
         d = distress[c]
         if d < lowest_threshold:
@@ -770,9 +774,31 @@ def _crises(act, legal, placement, basis, distress, crisis_threshold, lowest_thr
                 in_home[n_home] = c
                 n_home += 1
         if risk_to_others[c] and d >= crisis_threshold and t != CUSTODY and b != S25 and b != MHA:
-            harmful[n_harmful] = c
-            n_harmful += 1
-    return tier4[:n_tier4].copy(), secure[:n_secure].copy(), in_home[:n_home].copy(), harmful[:n_harmful].copy()
+            r = region[c]
+            if _draw(arrest_key, c) < arrest_scale * (1.0 - police_tolerance[r]) * police_notice[r]:
+                arrested[n_arrested] = c
+                n_arrested += 1
+    return tier4[:n_tier4].copy(), secure[:n_secure].copy(), in_home[:n_home].copy(), arrested[:n_arrested].copy()
+
+
+@numba.njit(cache=True)
+def _seeking(home_crisis, pending_type, secure_referral_week, la, flexibility, boosted, boost, preference, key):
+    """Of the children at crisis in a home (``_crises``), those with no request and no secure referral whose
+    LA seeks specialist therapeutic care: a draw below its flexibility (plus the child's ``boost``, at most
+    1, if ``boosted``) times ``preference``, as NumPy computed it."""
+    out = np.empty(len(home_crisis), np.int64)
+    n = 0
+    for c in home_crisis:
+        if pending_type[c] < 0 and secure_referral_week[c] == NEVER:
+            f = flexibility[la[c]]
+            if boosted:
+                f = f + boost[c]
+                if f > 1.0:  # np.minimum(f, 1.0): NaN stays
+                    f = 1.0
+            if _draw(key, c) < f * preference:
+                out[n] = c
+                n += 1
+    return out[:n].copy()
 
 
 @numba.njit(cache=True)
@@ -954,3 +980,56 @@ def _without(ids, removed):
         n += 1
     return out[:n].copy()
 
+
+
+@numba.njit(cache=True)
+def _union(a, b):
+    """``np.union1d(a, b)`` of two arrays of distinct ids each in id order, by one merge (union1d sorts)."""
+    out = np.empty(len(a) + len(b), np.int64)
+    n = i = j = 0
+    while i < len(a) and j < len(b):
+        if a[i] < b[j]:
+            out[n] = a[i]
+            i += 1
+        elif b[j] < a[i]:
+            out[n] = b[j]
+            j += 1
+        else:
+            out[n] = a[i]
+            i += 1
+            j += 1
+        n += 1
+    while i < len(a):
+        out[n] = a[i]
+        i += 1
+        n += 1
+    while j < len(b):
+        out[n] = b[j]
+        j += 1
+        n += 1
+    return out[:n].copy()
+
+
+@numba.njit(cache=True)
+def _dol_applications(waiting, confined, secure_referral_week, basis, weeks_before, refused_week, week, review_weeks,
+                      key, propensity):
+    """``allocate_secure_beds``' DoL applications: of the children still waiting for a secure bed (all
+    referred) those waiting ``weeks_before`` weeks or more with no legal basis, united with the
+    ``confined`` (``_union``: both in id order), less those refused an order within ``review_weeks``, with
+    a draw below ``propensity``; in id order."""
+    long_wait = np.empty(len(waiting), np.int64)
+    n = 0
+    for c in waiting:
+        if week - secure_referral_week[c] >= weeks_before and basis[c] == NO_BASIS:
+            long_wait[n] = c
+            n += 1
+    cand = _union(long_wait[:n], confined)
+    out = np.empty(len(cand), np.int64)
+    m = 0
+    for c in cand:
+        if refused_week[c] != NEVER and week - refused_week[c] < review_weeks:
+            continue
+        if _draw(key, c) < propensity:
+            out[m] = c
+            m += 1
+    return out[:m].copy()

@@ -325,7 +325,7 @@ def test_edge_of_care_selection_equals_the_numpy_form(stepped):
             leaving = calm[m.streams.uniform("edge_leave", w, calm) < pop.edge_pool_leave_per_year / WEEKS_PER_YEAR]
 
             for exp_top in (ag._above_exp(max(slope * (1.0 - ref), slope * (0.0 - ref))), np.inf):
-                may_enter, exponent, got_band, got_noticed, got_leaving = ag._edge_pool(
+                may_enter, exponent, got_band, got_draw, got_noticed, got_leaving = ag._edge_pool(
                     act, ch.legal, ch.placement, ch.birth_week, ch.distress, w, band, slope, ref, exp_top,
                     m.streams.key("edge_entry", w), cfg.distress.crisis_threshold, ch.support_until, ch.region,
                     m.roster.notice["education"], m.streams.key("school_notice", w), pop.return_home_max_distress,
@@ -336,7 +336,8 @@ def test_edge_of_care_selection_equals_the_numpy_form(stepped):
                 else:
                     counts[3] += len(pool) - len(may_enter)  # passed over without their hazard
                 got_p = np.minimum(got_band * np.exp(exponent), 1.0)
-                _same_ids(may_enter[m.streams.uniform("edge_entry", w, may_enter) < got_p], enter)
+                assert_same_bits(got_draw, m.streams.uniform("edge_entry", w, may_enter))
+                _same_ids(may_enter[got_draw < got_p], enter)
                 _same_ids(got_noticed, noticed)
                 _same_ids(got_leaving, leaving)
             counts[:3] += [len(enter), len(noticed[~np.isin(noticed, enter)]), len(leaving)]
@@ -382,6 +383,9 @@ def test_crises_equal_the_numpy_form(stepped):
         home_crisis = in_home[needs & (ch.distress[in_home] >= cfg.distress.crisis_threshold)]
         harmful = act[ch.has("risk_to_others", act) & (ch.distress[act] >= cfg.distress.crisis_threshold)
                       & (ch.placement[act] != CUSTODY) & (ch.basis[act] != S25) & (ch.basis[act] != MHA)]
+        p_arrest = (cfg.youth_justice.arrest_per_week_at_crisis * 2 * (1 - roster.risk_tolerance["police"][ch.region[harmful]])
+                    * roster.notice["police"][ch.region[harmful]])
+        arrested = harmful[m.streams.uniform("arrest", w, harmful) < p_arrest]
 
         lowest = np.min((cfg.distress.crisis_threshold, thr["tier4"].min(), thr["secure"].min()))
         got = ag._crises(act, ch.legal, ch.placement, ch.basis, ch.distress, cfg.distress.crisis_threshold, lowest,
@@ -389,10 +393,11 @@ def test_crises_equal_the_numpy_form(stepped):
                                                           "going_missing")),
                          thr["tier4"], thr["secure"], ch.tier4_referral_week, ch.secure_referral_week, ch.region,
                          ch.la, roster.notice["camhs"], roster.notice[ag.CSC], m.streams.key("camhs_notice", w),
-                         m.streams.key("csc_notice", w))
-        for g, want in zip(got, (camhs, csc, home_crisis, harmful)):
+                         m.streams.key("csc_notice", w), cfg.youth_justice.arrest_per_week_at_crisis * 2,
+                         roster.risk_tolerance["police"], roster.notice["police"], m.streams.key("arrest", w))
+        for g, want in zip(got, (camhs, csc, home_crisis, arrested)):
             _same_ids(g, want)
-        counts += [len(camhs), len(csc), len(home_crisis), len(harmful)]
+        counts += [len(camhs), len(csc), len(home_crisis), len(arrested)]
     assert (counts > 0).all()
 
 
@@ -900,3 +905,74 @@ def test_distinct_ids_as_np_unique():
     for _ in range(300):
         batches = [rng.integers(0, 50, int(rng.integers(0, 10))) for _ in range(int(rng.integers(1, 5)))]
         assert_same_bits(_distinct(batches), np.unique(np.concatenate(batches).astype(np.int64)))
+
+
+# ============================================================================ round 3: escalate_crises
+@pytest.mark.parametrize("boosted", [False, True])
+def test_seeking_equals_the_numpy_form(stepped, boosted):
+    """``_seeking`` (the children whose LA seeks therapeutic care) against the former NumPy form."""
+    m = stepped
+    ch, cfg, roster = m.children, m.cfg, m.roster
+    rng = np.random.default_rng(11)
+    act = m.present_children()
+    boost = rng.uniform(-0.2, 0.6, len(ch.distress)) if boosted else None
+    n = 0
+    for w in (m.week, m.week + 1, m.week + 7):
+        for home_crisis in (act, m.in_care_children(), np.sort(rng.permutation(act)[:500]), act[:0]):
+            cand = home_crisis[(ch.pending_type[home_crisis] < 0) & (ch.secure_referral_week[home_crisis] == NEVER)]
+            flex = roster.effective_flexibility(ag.CSC)[ch.la[cand]]
+            if boost is not None:
+                flex = np.minimum(flex + boost[cand], 1.0)
+            preference = 0.7
+            want = cand[m.streams.uniform("therapeutic", w, cand) < flex * preference]
+            got = ag._seeking(home_crisis, ch.pending_type, ch.secure_referral_week, ch.la,
+                              roster.effective_flexibility(ag.CSC), boost is not None,
+                              ag._NO_BOOST if boost is None else boost, preference, m.streams.key("therapeutic", w))
+            _same_ids(got, want)
+            n += len(want)
+    assert n > 0
+
+
+def test_union_equals_union1d():
+    """``_union`` of two arrays of distinct ids in id order is ``np.union1d``."""
+    rng = np.random.default_rng(12)
+    for n_a, n_b in ((0, 0), (0, 5), (7, 0), (50, 60), (1000, 30), (3, 3)):
+        for span in (10, 200, 100_000):
+            a = np.sort(rng.choice(span + n_a, n_a, replace=False)).astype(np.int64)
+            b = np.sort(rng.choice(span + n_b, n_b, replace=False)).astype(np.int64)
+            assert_same_bits(ag._union(a, b), np.union1d(a, b))
+
+
+def test_dol_applications_equal_the_numpy_form():
+    """``_dol_applications`` against the former NumPy form, on every call of a whole run (its two id
+    arrays in id order), and with every propensity and a shorter wait."""
+    m = CarePathwaysModel(build_config(["population.scale=0.1", "horizon.years=2", "seed=5"]))
+    ch = m.children
+    applications = ag._dol_applications
+    seen = np.zeros(2, int)
+
+    def reference(waiting, confined, srw, basis, weeks_before, refused, w, review, key, propensity):
+        long_wait = waiting[(w - srw[waiting] >= weeks_before) & (basis[waiting] == NO_BASIS)]
+        cand = np.union1d(long_wait, confined)
+        refused_recently = (refused[cand] != NEVER) & (w - refused[cand] < review)
+        cand = cand[~refused_recently]
+        u = np.array([float(hash_child(key, np.int64(c)) >> np.uint64(11)) * 2.0 ** -53 for c in cand])
+        return cand[u < propensity] if len(cand) else cand
+
+    def checked(waiting, confined, *rest):
+        for x in (waiting, confined):
+            assert (np.diff(x) > 0).all()
+        got = applications(waiting, confined, *rest)
+        _same_ids(got, reference(waiting, confined, *rest))
+        for weeks_before in (0, 1, rest[2]):
+            for propensity in (0.0, 0.3, 1.0):
+                args = list(rest)
+                args[2], args[-1] = weeks_before, propensity
+                _same_ids(applications(waiting, confined, *args), reference(waiting, confined, *args))
+        seen[:] += [len(got), (ch.dol_refused_week[confined] != NEVER).sum()]
+        return got
+
+    with pytest.MonkeyPatch.context() as mp:
+        mp.setattr(ag, "_dol_applications", checked)
+        m.run()
+    assert (seen > 0).all()
