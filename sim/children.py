@@ -423,18 +423,6 @@ def orders_due(act, order_until, week):
 
 
 @_select
-def aged(act, birth_week, week, age_weeks):
-    """``act[week - birth_week[act] >= age_weeks]``: the children at least ``age_weeks`` old."""
-    out = np.empty(len(act), np.int64)
-    n = 0
-    for c in act:
-        if week - birth_week[c] >= age_weeks:
-            out[n] = c
-            n += 1
-    return out[:n].copy()
-
-
-@_select
 def placed_in(act, placement, ptype):
     """``act[placement[act] == ptype]``: the children placed in a type of placement."""
     out = np.empty(len(act), np.int64)

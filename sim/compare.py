@@ -333,6 +333,10 @@ def run_one(cfg: CarePathwaysConfig, seed: int) -> RunOutput:
         _release(model)
 
 
+def _run_task(task: tuple[CarePathwaysConfig, int]) -> RunOutput:
+    return run_one(*task)
+
+
 # ----------------------------------------------------------------------------- backends
 Sink = Callable[[str, int, RunOutput], None]
 
@@ -359,13 +363,17 @@ def _execute(p: Plan, sink: Sink | None = None) -> list[dict]:
                 take(i, run_one(p.config_for(label, seed), seed))
                 bar.update()
         elif p.backend == "local":
-            from joblib import Parallel, delayed
+            import multiprocessing
 
-            n_jobs = p.workers or os.cpu_count() or 1
-            par = Parallel(n_jobs=min(n_jobs, len(tasks)), backend="loky", batch_size=1, return_as="generator")
-            for i, out in enumerate(par(delayed(run_one)(p.config_for(label, seed), seed) for label, seed in tasks)):
-                take(i, out)
-                bar.update()
+            n_jobs = min(p.workers or os.cpu_count() or 1, len(tasks))
+            # Worker processes that live for the whole comparison, so each loads the compiled kernels once.
+            # (joblib's loky executor replaces a worker whose memory grew by 300 MB since its first task,
+            # which a national run's peak passes: a fresh interpreter every few runs, about 1 s each.)
+            with multiprocessing.get_context("spawn").Pool(n_jobs) as pool:
+                work = ((p.config_for(label, seed), seed) for label, seed in tasks)
+                for i, out in enumerate(pool.imap(_run_task, work)):
+                    take(i, out)
+                    bar.update()
         elif p.backend == "ray":
             _execute_ray(p, tasks, take, bar)
         else:  # plan() checks this; kept for callers who build a Plan by hand

@@ -587,7 +587,7 @@ class CarePathwaysModel(mesa.Model):
     def _ageing_out(self, w: int) -> None:
         """Children turning 18 leave: those born by week ``w - 18 years`` not yet of age (by birth week,
         from where last week stopped), who are present.  Each week all of them leave, and every child
-        arrives younger than 18, so these are all the present children 18 or older (``aged``)."""
+        arrives younger than 18, so these are all the present children 18 or older."""
         ch = self.children
         born_by = np.searchsorted(self._birth_weeks, self._birth_weeks.dtype.type(w - 18 * WEEKS_PER_YEAR),
                                   side="right")

@@ -2,7 +2,7 @@
 
 Small runs (a twentieth of England, one year, a few seeds).  A scenario of zero strength is the
 baseline exactly; pairing by seed narrows the interval of a small effect; the parallel backends
-(joblib/loky, Ray) give exactly what a serial run gives; bad input stops the command line before
+(joblib's worker processes, Ray) give exactly what a serial run gives; bad input stops the command line before
 anything is written; the folder has the documented files.
 """
 
@@ -131,7 +131,7 @@ def test_plan_checks_its_input():
 
 # ----------------------------------------------------------------------------- backends
 def test_parallel_equals_serial_exactly(small_serial):
-    """Two loky workers give the serial comparison bit for bit."""
+    """Two local worker processes give the serial comparison bit for bit."""
     local = run_comparison(SMALL, PAIR, seeds=2, backend="local", workers=2)
     pd.testing.assert_frame_equal(local.table, small_serial.table, check_exact=True)
     pd.testing.assert_frame_equal(local.runs, small_serial.runs, check_exact=True)

@@ -560,7 +560,7 @@ def test_week_dates_equal_the_python_dates():
 def test_selections_equal_the_numpy_masks():
     """The compiled picks of children give what the NumPy masks gave: same ids, order and dtype (ids
     unsorted and repeated too; values at NEVER and the int32 extremes)."""
-    from sim.children import NEVER, aged, orders_due, placed_in
+    from sim.children import NEVER, orders_due, placed_in
 
     rng = np.random.default_rng(11)
     n = 5000
@@ -571,7 +571,6 @@ def test_selections_equal_the_numpy_masks():
     for ids in (np.arange(n), np.sort(rng.choice(n, 300, replace=False)), rng.integers(0, n, 400), np.arange(0)):
         for week in (-60, 0, 3, 10, 200):
             assert_same_bits(orders_due(ids, until, week), ids[(until[ids] != NEVER) & (until[ids] <= week)])
-            assert_same_bits(aged(ids, birth, week, 18 * 52), ids[week - birth[ids] >= 18 * 52])
         for ptype in (0, 6, 9):
             assert_same_bits(placed_in(ids, placement, ptype), ids[placement[ids] == ptype])
 
@@ -812,12 +811,13 @@ def test_relisted_equals_listing_afresh():
 
 def test_kept_id_lists_equal_fresh_listings_through_a_run():
     """Week by week, the model's kept present, looked-after and ordered ids equal fresh listings."""
-    from sim.children import EXIT_AGED_18, WEEKS_PER_YEAR, aged, orders_due
+    from sim.children import EXIT_AGED_18, WEEKS_PER_YEAR, orders_due
 
     m = CarePathwaysModel(build_config(["population.scale=0.2", "horizon.years=1", "seed=3"]))
     for _ in range(40):
-        # _ageing_out (by birth week) takes the children aged picks among everyone present, and no other
-        turning = aged(m.present_children(), m.children.birth_week, m.week, 18 * WEEKS_PER_YEAR)
+        # _ageing_out (by birth week) takes every present child aged 18 or over, and no other
+        act = m.present_children()
+        turning = act[m.week - m.children.birth_week[act] >= 18 * WEEKS_PER_YEAR]
         m.step()
         assert_same_bits(np.flatnonzero((m.children.exit_week == m.week - 1) & (m.children.exit_reason == EXIT_AGED_18)),
                          turning)
