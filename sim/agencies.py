@@ -246,22 +246,6 @@ def la_will_fund(model, idx: np.ndarray, decision: str) -> np.ndarray:
 RESTRICTIVE = (TIER4, SECURE, CUSTODY)
 
 
-_LOWEST_THRESHOLDS: dict[int, tuple[np.ndarray, float]] = {}
-
-
-def lowest_of(threshold: np.ndarray) -> float:
-    """The lowest of a per-child threshold (``model._thresholds``), for the compiled selections to pass
-    over children below every threshold.  Computed once per array: thresholds are replaced by
-    ``refresh_thresholds``, never changed in place.  The few arrays of the current models are kept (with
-    the array itself, so that an id is never mistaken for another's)."""
-    known = _LOWEST_THRESHOLDS.get(id(threshold))
-    if known is None or known[0] is not threshold:
-        if len(_LOWEST_THRESHOLDS) >= 8:
-            _LOWEST_THRESHOLDS.clear()
-        known = _LOWEST_THRESHOLDS[id(threshold)] = (threshold, threshold.min())
-    return known[1]
-
-
 def pathway_placement(model, idx: np.ndarray, w: int) -> np.ndarray:
     """The placement children's social care seeks for each child, by distress on the pathway.
 
@@ -378,8 +362,8 @@ def escalate_crises(model, w: int) -> None:
                                                      "going_missing")}
     # Who each agency would act on, from one pass over the present children (see _crises).
     tier4_threshold, secure_threshold = model._thresholds["tier4"], model._thresholds["secure"]
-    lowest = np.min((cfg.distress.crisis_threshold, lowest_of(tier4_threshold),
-                     lowest_of(secure_threshold)))
+    lowest = np.min((cfg.distress.crisis_threshold, model.lowest_threshold["tier4"],
+                     model.lowest_threshold["secure"]))
     camhs_noticed, csc_noticed, home_crisis, arrested = _crises(
         model.present_children(), ch.legal, ch.placement, ch.basis, ch.distress, cfg.distress.crisis_threshold, lowest,
         **needs, tier4_threshold=tier4_threshold, secure_threshold=secure_threshold,
@@ -502,7 +486,7 @@ def allocate_secure_beds(model, w: int) -> None:
     dol_threshold = model._thresholds["dol"]
     withdrawn, waiting, confined = _secure_queue(
         model.in_care_children(), ch.secure_referral_week, ch.placement, ch.distress, model._thresholds["secure"],
-        cfg.pathway.step_down_margin, ch.basis, dol_threshold, lowest_of(dol_threshold))
+        cfg.pathway.step_down_margin, ch.basis, dol_threshold, model.lowest_threshold["dol"])
     ch.secure_referral_week[withdrawn] = NEVER
     model.events.add(w, withdrawn, "withdrawal", to_type=SECURE, reason="distress_fell",
                      agency=model.agency_uid(CSC, withdrawn))

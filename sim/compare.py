@@ -366,10 +366,11 @@ def _execute(p: Plan, sink: Sink | None = None) -> list[dict]:
             import multiprocessing
 
             n_jobs = min(p.workers or os.cpu_count() or 1, len(tasks))
-            # Worker processes that live for the whole comparison, so each loads the compiled kernels once.
-            # (joblib's loky executor replaces a worker whose memory grew by 300 MB since its first task,
-            # which a national run's peak passes: a fresh interpreter every few runs, about 1 s each.)
-            with multiprocessing.get_context("spawn").Pool(n_jobs) as pool:
+            # Worker processes that live for many runs, so each loads the compiled kernels rarely (joblib's
+            # loky executor replaced a worker whose memory grew by 300 MB since its first task, which a
+            # national run's peak passes: a fresh interpreter every few runs, about 1 s each). A worker still
+            # retains some memory from run to run (about 10 MB a national run), so it is renewed every 25.
+            with multiprocessing.get_context("spawn").Pool(n_jobs, maxtasksperchild=25) as pool:
                 work = ((p.config_for(label, seed), seed) for label, seed in tasks)
                 for i, out in enumerate(pool.imap(_run_task, work)):
                     take(i, out)

@@ -228,6 +228,8 @@ class CarePathwaysModel(mesa.Model):
             "tier4": r.threshold("camhs", ch.region, pw.tier4_threshold),
             "dol": r.threshold("childrens_social_care", ch.la, self.cfg.orders.dol_threshold),
         }
+        # The lowest of each: the compiled selections pass over children below every threshold.
+        self.lowest_threshold = {name: t.min() for name, t in self._thresholds.items()}
 
     def new_orders(self, n: int) -> np.ndarray:
         ids = np.arange(self._order_counter, self._order_counter + n)

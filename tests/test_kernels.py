@@ -605,11 +605,13 @@ def test_only_looked_after_children_hold_requests_or_referrals():
     assert (held > 0).all()
 
 
-def test_lowest_of_a_threshold_follows_the_array():
-    a, b = np.array([0.3, 0.1, 0.7]), np.array([0.5, 0.6])
-    assert ag.lowest_of(a) == 0.1
-    assert ag.lowest_of(b) == 0.5
-    assert ag.lowest_of(a + 0.1) == 0.2
+def test_lowest_thresholds_follow_the_thresholds():
+    """The model's lowest thresholds are those of its current per-child thresholds, after a refresh too."""
+    m = CarePathwaysModel(build_config(["population.scale=0.05", "horizon.years=1", "seed=2"]))
+    for _ in range(2):
+        assert m.lowest_threshold == {name: t.min() for name, t in m._thresholds.items()}
+        m.roster.risk_tolerance["childrens_social_care"] = m.roster.risk_tolerance["childrens_social_care"] + 0.2
+        m.refresh_thresholds()
 
 
 def test_breakdowns_pass_over_draws_above_every_chance(stepped):
