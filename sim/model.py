@@ -590,14 +590,17 @@ class CarePathwaysModel(mesa.Model):
         """Children turning 18 leave: those born by week ``w - 18 years`` not yet of age (by birth week,
         from where last week stopped), who are present.  Each week all of them leave, and every child
         arrives younger than 18, so these are all the present children 18 or older."""
-        ch = self.children
         born_by = np.searchsorted(self._birth_weeks, self._birth_weeks.dtype.type(w - 18 * WEEKS_PER_YEAR),
                                   side="right")
         coming = self._by_birth[self._come_of_age:born_by]
         self._come_of_age = born_by
-        turning = np.sort(coming[self.present[coming]])
+        self._turn_18(w, np.sort(coming[self.present[coming]]))
+
+    def _turn_18(self, w: int, turning: np.ndarray) -> None:
+        """Children turning 18 leave care and the simulation; every order they are under expires."""
         if len(turning) == 0:
             return
+        ch = self.children
         with_order = turning[ch.basis[turning] != NO_BASIS]
         self.events.add(w, with_order, "expiry", order_id=ch.order_id[with_order], basis=ch.basis[with_order],
                         from_type=ch.placement[with_order], reason="age_18")

@@ -571,24 +571,10 @@ def reference_set_basis(self, idx, basis, until=sim.children.NEVER, order_id=Non
 
 def reference_ageing_out(self, w):
     """``_ageing_out`` as it was: the children turning 18 by a NumPy mask over everyone present."""
-    from sim.children import NO_BASIS, NOT_LOOKED_AFTER, WEEKS_PER_YEAR
+    from sim.children import WEEKS_PER_YEAR
 
-    ch = self.children
     act = self.present_children()
-    turning = act[w - ch.birth_week[act] >= 18 * WEEKS_PER_YEAR]
-    if len(turning) == 0:
-        return
-    with_order = turning[ch.basis[turning] != NO_BASIS]
-    self.events.add(w, with_order, "expiry", order_id=ch.order_id[with_order], basis=ch.basis[with_order],
-                    from_type=ch.placement[with_order], reason="age_18")
-    in_care = turning[ch.legal[turning] != NOT_LOOKED_AFTER]
-    self.events.add(w, in_care, "ageing_out", from_type=ch.placement[in_care], reason="age_18",
-                    agency=self.agency_uid("childrens_social_care", in_care))
-    ch.legal[in_care] = NOT_LOOKED_AFTER
-    ch.left_care_week[in_care] = w
-    self.changed_population(changed=in_care)
-    self.tally.add("exits_from_care", len(in_care))
-    self.depart(turning, 1)
+    self._turn_18(w, act[w - self.children.birth_week[act] >= 18 * WEEKS_PER_YEAR])
 
 
 def reference_record(self, w):
