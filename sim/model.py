@@ -368,6 +368,14 @@ class CarePathwaysModel(mesa.Model):
         for t, n_waiting in enumerate(waiting.tolist()):
             if n_waiting:
                 self.tally.add(f"waiting_{PLACEMENT_TYPES[t]}", n_waiting)
+        self._take_places(idx, wanted, moved, new_type, new_la, provider, reason, agency_kind, count_as_move,
+                          may_wait)
+        return moved
+
+    def _take_places(self, idx, wanted, moved, new_type, new_la, provider, reason, agency_kind, count_as_move,
+                     may_wait) -> None:
+        """After a search (``place``): children without a place wait if they may; the others move."""
+        ch = self.children
         if may_wait:
             waits = idx[~moved]
             ch.pending_type[waits] = wanted[~moved]
@@ -379,7 +387,6 @@ class CarePathwaysModel(mesa.Model):
             counted = count_as_move if np.ndim(count_as_move) == 0 else np.asarray(count_as_move)[m]
             self.move(idx[m], new_type[m], new_la[m], provider[m], reasons,
                       self.agency_uid(agency_kind, idx[m]), count_as_move=counted)
-        return moved
 
     def enter_care(self, idx: np.ndarray, reason: str, agency: np.ndarray) -> None:
         """Children become looked after (s20 or a care order) and are placed by the pathway."""

@@ -448,8 +448,9 @@ def reference_refuses(self, ptype, idx):
 
 def reference_place(self, idx, wanted, reason, agency_kind="childrens_social_care", planned=False,
                     count_as_move=True, exact=False, may_wait=False):
+    """``place``'s search as it was (NumPy, one ``find`` per step of the chain); what follows the search
+    is the model's own ``_take_places``."""
     from sim.model import FALLBACK, PLANNED
-    from sim.outputs import RS
 
     ch = self.children
     moved = np.zeros(len(idx), bool)
@@ -494,17 +495,7 @@ def reference_place(self, idx, wanted, reason, agency_kind="childrens_social_car
         waiting = int((~moved[group]).sum())
         if waiting:
             self.tally.add(f"waiting_{PLACEMENT_TYPES[int(want)]}", waiting)
-    if may_wait:
-        waits = idx[~moved]
-        ch.pending_type[waits] = wanted[~moved]
-        ch.pending_week[waits] = self.week + 1
-    m = np.flatnonzero(moved)
-    if len(m):
-        reasons = np.full(len(m), RS[reason], np.int8)
-        reasons[(new_type[m] == P.UNREGISTERED) & (wanted[m] != P.UNREGISTERED)] = RS["no_registered_place"]
-        counted = count_as_move if np.ndim(count_as_move) == 0 else np.asarray(count_as_move)[m]
-        self.move(idx[m], new_type[m], new_la[m], provider[m], reasons,
-                  self.agency_uid(agency_kind, idx[m]), count_as_move=counted)
+    self._take_places(idx, wanted, moved, new_type, new_la, provider, reason, agency_kind, count_as_move, may_wait)
     return moved
 
 
