@@ -292,9 +292,14 @@ class CarePathwaysModel(mesa.Model):
         self.ledger.high_cost += high_cost
         if n_moves:
             self.tally.add("moves", n_moves)
+        self._log_moves(idx, old, new_type, new_la, cost, self.prices.main_payer[mix], reason, agency)
+
+    def _log_moves(self, idx, old, new_type, new_la, cost, payer, reason, agency) -> None:
+        """The event log of a move, and a variation of the order for each child moved under a DoL order."""
+        ch, w = self.children, self.week
         self.events.add(w, idx, "move", order_id=ch.order_id[idx], basis=ch.basis[idx], from_type=old,
-                        to_type=new_type, placement_la=new_la, weekly_cost=cost,
-                        payer=self.prices.main_payer[mix], reason=reason, agency=agency)
+                        to_type=new_type, placement_la=new_la, weekly_cost=cost, payer=payer, reason=reason,
+                        agency=agency)
         dol_mask = ch.basis[idx] == DOL
         under_dol = idx[dol_mask]
         if isinstance(reason, np.ndarray):

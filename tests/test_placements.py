@@ -426,17 +426,7 @@ def reference_move(self, idx, new_type, new_la, provider, reason, agency, count_
         ch.distress[counted] = np.minimum(ch.distress[counted] + dc.move_shock + dc.out_of_area_shock * out_of_area, 1)
         ch.scar[counted] += dc.scar_per_move
         self.tally.add("moves", len(counted))
-    self.events.add(w, idx, "move", order_id=ch.order_id[idx], basis=ch.basis[idx], from_type=old,
-                    to_type=new_type, placement_la=new_la, weekly_cost=cost,
-                    payer=self.prices.mix_table[mix].argmax(axis=1), reason=reason, agency=agency)
-    dol_mask = ch.basis[idx] == DOL
-    under_dol = idx[dol_mask]
-    if isinstance(reason, np.ndarray):
-        reason = reason[dol_mask]
-    if len(under_dol):
-        self.events.add(w, under_dol, "variation", order_id=ch.order_id[under_dol], basis=DOL,
-                        to_type=ch.placement[under_dol], placement_la=ch.placement_la[under_dol],
-                        reason=reason, agency=self.agency_uid("high_court", under_dol))
+    self._log_moves(idx, old, new_type, new_la, cost, self.prices.mix_table[mix].argmax(axis=1), reason, agency)
 
 
 def reference_refuses(self, ptype, idx):
