@@ -645,13 +645,7 @@ class CarePathwaysModel(mesa.Model):
         table.put_each(w, "legal_", BASES, k.by_basis * s)
         table.put_each(w, "looked_after_", LEGAL_STATUS[1:], k.by_legal[1:] * s)
         table.put_each(w, "region_", REGIONS, k.by_region * s)
-        # Spend: placements from the running ledger, plus community support packages active this week.
-        f = self.cfg.funding
-        support_by_payer = k.support_by_payer * (f.community_support_weekly_cost_gbp * self.prices.index)
-        support_cost = support_by_payer.sum()
-        camhs_cost = int(k.camhs_by_region.sum()) * f.camhs_support_weekly_cost_gbp * self.prices.index
-        by_payer = self.ledger.spend_by_payer() + support_by_payer
-        by_payer[1] += camhs_cost
+        by_payer, community_cost = self._spend_by_payer(k)
         table.put_each(w, "spend_", PLACEMENT_TYPES, self.ledger.spend_by_type() * s)
         table.put_each(w, "spend_", PAYERS, by_payer * s)
         if self.interventions:
@@ -660,12 +654,23 @@ class CarePathwaysModel(mesa.Model):
         table.put(w, {
             "week": w, "year": self.year, "children_present": len(act) * s, "children_in_care": len(ic) * s,
             "edge_of_care": (len(act) - len(ic)) * s, "out_of_area": float(k.out_of_area) * s,
-            "spend_community_support": (support_cost + camhs_cost) * s, "spend_total": by_payer.sum() * s,
+            "spend_community_support": community_cost * s, "spend_total": by_payer.sum() * s,
             "placements_10k_plus": self.ledger.high_cost * s, "capacity_dol_homes": cap.places(DOL_HOMES) * s,
             "occupancy_dol_homes": cap.occupied(DOL_HOMES) * s,
         })
         # The week's counts of decisions.
         table.put(w, {key: value * s for key, value in self.tally.values.items()})
+
+    def _spend_by_payer(self, k: Census) -> tuple[np.ndarray, float]:
+        """The week's spend by payer (placements from the running ledger, plus the community support and
+        CAMHS packages active this week, in ``k``) and the spend on those packages alone."""
+        f = self.cfg.funding
+        support_by_payer = k.support_by_payer * (f.community_support_weekly_cost_gbp * self.prices.index)
+        support_cost = support_by_payer.sum()
+        camhs_cost = int(k.camhs_by_region.sum()) * f.camhs_support_weekly_cost_gbp * self.prices.index
+        by_payer = self.ledger.spend_by_payer() + support_by_payer
+        by_payer[1] += camhs_cost
+        return by_payer, support_cost + camhs_cost
 
     def _book_budgets(self, w: int, k: Census) -> None:
         """Each LA's share of spend, and each region's NHS spend on CAMHS and Tier 4, against budgets

@@ -587,18 +587,13 @@ def reference_record(self, w):
     for i, r in enumerate(REGIONS):
         row[f"region_{r}"] = k.by_region[i] * s
     row["out_of_area"] = float(k.out_of_area) * s
-    f = self.cfg.funding
-    support_by_payer = k.support_by_payer * (f.community_support_weekly_cost_gbp * self.prices.index)
-    support_cost = support_by_payer.sum()
-    camhs_cost = int(k.camhs_by_region.sum()) * f.camhs_support_weekly_cost_gbp * self.prices.index
-    by_payer = self.ledger.spend_by_payer() + support_by_payer
-    by_payer[1] += camhs_cost
+    by_payer, community_cost = self._spend_by_payer(k)
     spend_type = self.ledger.spend_by_type()
     for i, t in enumerate(PLACEMENT_TYPES):
         row[f"spend_{t}"] = spend_type[i] * s
     for i, p in enumerate(P.PAYERS):
         row[f"spend_{p}"] = by_payer[i] * s
-    row["spend_community_support"] = (support_cost + camhs_cost) * s
+    row["spend_community_support"] = community_cost * s
     row["spend_total"] = by_payer.sum() * s
     row["placements_10k_plus"] = self.ledger.high_cost * s
     if self.interventions:
