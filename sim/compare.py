@@ -309,7 +309,10 @@ def moves_matrix(transitions: pd.DataFrame) -> pd.DataFrame:
 
 def _count_moves(src: np.ndarray, dst: np.ndarray) -> pd.DataFrame:
     n = len(PLACEMENT_TYPES)
-    counts = np.bincount(src * n + dst, minlength=n * n).reshape(n, n).astype(np.int64)
+    return _moves_frame(np.bincount(src * n + dst, minlength=n * n).reshape(n, n).astype(np.int64))
+
+
+def _moves_frame(counts: np.ndarray) -> pd.DataFrame:
     return pd.DataFrame(counts, index=pd.Index(PLACEMENT_TYPES, name="from"),
                         columns=pd.Index(PLACEMENT_TYPES, name="to"))
 
@@ -318,16 +321,14 @@ def run_one(cfg: CarePathwaysConfig, seed: int) -> RunOutput:
     """One task: the scenario's configuration with this seed, run once, the model released.
 
     Only what a comparison keeps is built: the summary, the weekly table and the moves matrix, counted
-    straight from the event log (the per-child and per-event tables of ``sim.api.run`` are not needed)."""
+    as the run goes (``MoveCounts``: no event log, no per-child or per-event tables)."""
     from sim.api import _release, simulate
-    from sim.outputs import EV, summarise
+    from sim.outputs import MoveCounts, summarise
 
     logging.getLogger("MESA").setLevel(logging.WARNING)  # Mesa logs every step at INFO
-    model = simulate(dataclasses.replace(cfg, seed=int(seed)))
+    model = simulate(dataclasses.replace(cfg, seed=int(seed)), events=MoveCounts())
     try:
-        events = model.events.arrays()
-        mv = (events["event"] == EV["move"]) & (events["from_type"] >= 0) & (events["to_type"] >= 0)
-        moves = _count_moves(events["from_type"][mv].astype(np.int64), events["to_type"][mv].astype(np.int64))
+        moves = _moves_frame(model.events.counts)
         return RunOutput(summarise(model), model.weekly.frame(model.start_date, model.n_weeks), moves)
     finally:
         _release(model)

@@ -22,7 +22,7 @@ from sim.children import (
 )
 from sim.config import REGIONS, CarePathwaysConfig, schedule_value
 from sim.costs import Ledger, Prices, book_one, price_of
-from sim.outputs import RS, Census, EventLog, Tally, WeeklyTable, census
+from sim.outputs import RS, Census, EventLog, MoveCounts, Tally, WeeklyTable, census
 from sim.placements import (
     CUSTODY, FAMILY, FOSTER_AGENCY, FOSTER_INHOUSE, MARKET, NO_PROVIDER, PLACEMENT_TYPES, RESIDENTIAL, SECURE,
     SUPPORTED, THERAPEUTIC, TIER4, UNREGISTERED, Capacity, of_type, occupy_each, stochastic_round, DOL_HOMES,
@@ -66,7 +66,8 @@ _NOWHERE = np.zeros(0, np.int64)
 class CarePathwaysModel(mesa.Model):
     """Children in complex situations moving through care in England, week by week."""
 
-    def __init__(self, cfg: CarePathwaysConfig, interventions=()):
+    def __init__(self, cfg: CarePathwaysConfig, interventions=(), events: EventLog | MoveCounts | None = None):
+        """``events``: where transitions are logged (a new ``EventLog``, or ``MoveCounts`` to count moves only)."""
         super().__init__(rng=cfg.seed)
         self.cfg = cfg
         self.scale = cfg.population.scale
@@ -96,7 +97,7 @@ class CarePathwaysModel(mesa.Model):
             self.capacity.unlimited[PLACEMENT_TYPES.index(t)] = getattr(cfg.placements, t).unlimited
         self.prices = Prices(cfg)
         self.ledger = Ledger(self.geo.n_la, self.prices.mix_table)
-        self.events = EventLog()
+        self.events = EventLog() if events is None else events
         self.weekly = WeeklyTable(self.n_weeks)
         self.tally = Tally()
         self._order_counter = 0

@@ -141,6 +141,28 @@ class EventLog:
         })
 
 
+class MoveCounts:
+    """What a scenario comparison keeps of the event log: the moves between each pair of placement types.
+
+    It takes ``EventLog.add``'s calls and counts the moves, from and to a placement type, as the
+    comparison counted them from the whole log (``sim.compare``); every other event is passed over, so a
+    comparison run does not hold a million and a half events it would throw away."""
+
+    def __init__(self):
+        n = len(PLACEMENT_TYPES)
+        self.counts = np.zeros((n, n), np.int64)  # rows from, columns to
+
+    def add(self, week: int, child: np.ndarray, event: str, *, from_type=NO_TYPE, to_type=NO_TYPE, **_) -> None:
+        n = len(child)
+        if event != "move" or n == 0 or week < 0:
+            return
+        src = np.broadcast_to(np.asarray(from_type, np.int64), (n,))
+        dst = np.broadcast_to(np.asarray(to_type, np.int64), (n,))
+        ok = (src >= 0) & (dst >= 0)
+        k = len(PLACEMENT_TYPES)
+        self.counts += np.bincount(src[ok] * k + dst[ok], minlength=k * k).reshape(k, k)
+
+
 @dataclass
 class Tally:
     """Counts of one week's decisions (model units, before scaling to England)."""
