@@ -137,6 +137,21 @@ def test_parallel_equals_serial_exactly(small_serial):
     pd.testing.assert_frame_equal(local.runs, small_serial.runs, check_exact=True)
 
 
+def test_workers_start_with_one_blas_thread_unless_the_user_chose(monkeypatch):
+    """Local workers read the environment as they start: one BLAS thread each, a user's setting kept, and
+    the environment as it was once the pool is closed."""
+    from sim.compare import ONE_THREAD, _one_blas_thread_per_worker
+
+    for name in ONE_THREAD:
+        monkeypatch.delenv(name, raising=False)
+    monkeypatch.setenv("MKL_NUM_THREADS", "3")
+    with _one_blas_thread_per_worker():
+        assert os.environ["OPENBLAS_NUM_THREADS"] == os.environ["OMP_NUM_THREADS"] == "1"
+        assert os.environ["MKL_NUM_THREADS"] == "3"
+    assert "OPENBLAS_NUM_THREADS" not in os.environ and "OMP_NUM_THREADS" not in os.environ
+    assert os.environ["MKL_NUM_THREADS"] == "3"
+
+
 def test_ray_equals_serial_exactly(small_serial):
     """The Ray backend, on a local Ray instance started here, gives the same numbers."""
     ray = pytest.importorskip("ray", reason="ray is not installed (pip install 'care-pathways[ray]')")
