@@ -35,6 +35,7 @@ from __future__ import annotations
 
 import contextlib
 import dataclasses
+import gc
 import logging
 import os
 import shutil
@@ -335,8 +336,23 @@ def run_one(cfg: CarePathwaysConfig, seed: int) -> RunOutput:
         _release(model)
 
 
+def _start_worker() -> None:
+    """A local worker imports what a run needs once, then sets those objects aside from the garbage
+    collector (``gc.freeze``), so the collection after each run looks at that run's objects only."""
+    import sim.api
+    import sim.model
+    import sim.scenarios  # noqa: F401
+
+    gc.freeze()
+
+
 def _run_task(task: tuple[CarePathwaysConfig, int]) -> RunOutput:
-    return run_one(*task)
+    try:
+        return run_one(*task)
+    finally:
+        # A run's model is held in reference cycles (Mesa's agents and their model): without a collection
+        # now it stays in memory until a full one, and a worker grew by 100 MB or more a national run.
+        gc.collect()
 
 
 # ----------------------------------------------------------------------------- backends
@@ -387,12 +403,12 @@ def _execute(p: Plan, sink: Sink | None = None) -> list[dict]:
             import multiprocessing
 
             n_jobs = min(p.workers or os.cpu_count() or 1, len(tasks))
-            # Worker processes that live for many runs, so each loads the compiled kernels rarely (joblib's
-            # loky executor replaced a worker whose memory grew by 300 MB since its first task, which a
-            # national run's peak passes: a fresh interpreter every few runs, about 1 s each). A worker still
-            # retains some memory from run to run (about 10 MB a national run), so it is renewed every 25.
+            # Worker processes that live for the whole comparison, so each imports and loads the compiled
+            # kernels once (about 2.5 s); joblib's loky executor replaced a worker whose memory grew by
+            # 300 MB since its first task, which a national run's peak passes.  Each run's memory is
+            # freed after it (``_run_task``): a worker stays near one run's peak.
             with _one_blas_thread_per_worker(), multiprocessing.get_context("spawn").Pool(
-                    n_jobs, maxtasksperchild=25) as pool:
+                    n_jobs, initializer=_start_worker) as pool:
                 work = ((p.config_for(label, seed), seed) for label, seed in tasks)
                 for i, out in enumerate(pool.imap(_run_task, work)):
                     take(i, out)
