@@ -112,6 +112,9 @@ class CarePathwaysModel(mesa.Model):
         children_by_la = self.geo.la_weight * (facts["n_care"] + facts["n_edge"])
         self.roster = ag.Roster(self, cfg, self.geo.n_la, len(REGIONS), children_by_la, REGIONS, self.geo.la_names)
         self.refresh_thresholds()
+        las = np.arange(self.geo.n_la)
+        self._uid_by_la = {kind: self.roster.uid[kind][self.roster.area_of(kind, las, self.geo.la_region)]
+                           for kind in self.roster.by_kind}
         self.agency_names = {a.unique_id: f"{a.label}: {a.name}" for agents in self.roster.by_kind.values()
                              for a in agents}
         self.in_care_this_year = np.zeros(ch.n, bool)
@@ -238,9 +241,8 @@ class CarePathwaysModel(mesa.Model):
         return ids
 
     def agency_uid(self, kind: str, idx: np.ndarray) -> np.ndarray:
-        ch = self.children
-        area = self.roster.area_of(kind, ch.la[idx], ch.region[idx])
-        return self.roster.uid[kind][area]
+        """The agent of a kind responsible for each child: by the child's LA (a child's region is its LA's)."""
+        return self._uid_by_la[kind][self.children.la[idx]]
 
     def _prices(self) -> tuple:
         """This year's prices, as ``price_of`` takes them."""
@@ -273,7 +275,8 @@ class CarePathwaysModel(mesa.Model):
              agency: np.ndarray, count_as_move: bool | np.ndarray = True) -> None:
         """Move children to places already taken for them (capacity.find took them).
 
-        ``count_as_move`` (one flag, or one per child): a first placement is not a move.
+        ``count_as_move`` (one flag, or one per child): a first placement is not a move.  ``agency``, the
+        agent moving each child, is for the event log (None if it keeps no details).
         """
         if len(idx) == 0:
             return
@@ -298,6 +301,9 @@ class CarePathwaysModel(mesa.Model):
     def _log_moves(self, idx, old, new_type, new_la, cost, payer, reason, agency) -> None:
         """The event log of a move, and a variation of the order for each child moved under a DoL order."""
         ch, w = self.children, self.week
+        if not self.events.keeps_details:  # counting moves only (a comparison run): nothing else to gather
+            self.events.add(w, idx, "move", from_type=old, to_type=new_type)
+            return
         self.events.add(w, idx, "move", order_id=ch.order_id[idx], basis=ch.basis[idx], from_type=old,
                         to_type=new_type, placement_la=new_la, weekly_cost=cost, payer=payer, reason=reason,
                         agency=agency)
@@ -391,8 +397,8 @@ class CarePathwaysModel(mesa.Model):
             reasons = np.full(len(m), RS[reason], np.int8)
             reasons[(new_type[m] == UNREGISTERED) & (wanted[m] != UNREGISTERED)] = RS["no_registered_place"]
             counted = count_as_move if np.ndim(count_as_move) == 0 else np.asarray(count_as_move)[m]
-            self.move(idx[m], new_type[m], new_la[m], provider[m], reasons,
-                      self.agency_uid(agency_kind, idx[m]), count_as_move=counted)
+            agency = self.agency_uid(agency_kind, idx[m]) if self.events.keeps_details else None
+            self.move(idx[m], new_type[m], new_la[m], provider[m], reasons, agency, count_as_move=counted)
 
     def enter_care(self, idx: np.ndarray, reason: str, agency: np.ndarray) -> None:
         """Children become looked after (s20 or a care order) and are placed by the pathway."""

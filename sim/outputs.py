@@ -57,6 +57,7 @@ class EventLog:
     DTYPES = (np.int32, np.int64, np.int8, np.int64, np.int8, np.int8, np.int8, np.int64, np.float64, np.int8, np.int8,
               np.int64)
     BLOCK_ROWS = 1 << 16  # about 3 MB a block
+    keeps_details = True  # every field of every event (``MoveCounts`` keeps moves' types only)
 
     def __init__(self):
         # A national run logs some 60 batches of a few events a week, 1.5 million events in ten years:
@@ -147,6 +148,8 @@ class MoveCounts:
     It takes ``EventLog.add``'s calls and counts the moves, from and to a placement type, as the
     comparison counted them from the whole log (``sim.compare``); every other event is passed over, so a
     comparison run does not hold a million and a half events it would throw away."""
+
+    keeps_details = False
 
     def __init__(self):
         n = len(PLACEMENT_TYPES)
