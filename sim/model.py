@@ -27,6 +27,7 @@ from sim.placements import (
     CUSTODY, FAMILY, FOSTER_AGENCY, FOSTER_INHOUSE, MARKET, NO_PROVIDER, PLACEMENT_TYPES, RESIDENTIAL, SECURE,
     SUPPORTED, THERAPEUTIC, TIER4, UNREGISTERED, Capacity, of_type, occupy_each, stochastic_round, DOL_HOMES,
 )
+from sim.placements import _place_along_chains, _settle
 from sim.placements import PAYERS
 from sim.randomness import Streams
 from sim.scenarios import Levers
@@ -61,6 +62,7 @@ EXACT_CHAINS = _chain_table({k: (k,) for k in FALLBACK})  # an agreed package: t
 MARKET_REFUSES = of_type(np.arange(len(PLACEMENT_TYPES)), FOSTER_AGENCY, RESIDENTIAL, THERAPEUTIC, SUPPORTED)
 HOMES = of_type(np.arange(len(PLACEMENT_TYPES)), RESIDENTIAL, THERAPEUTIC)
 _NOWHERE = np.zeros(0, np.int64)
+NO_REGISTERED_PLACE = RS["no_registered_place"]
 
 
 class CarePathwaysModel(mesa.Model):
@@ -261,6 +263,15 @@ class CarePathwaysModel(mesa.Model):
         self.ledger.high_cost += _reprice(idx, ch.placement, ch.basis, ch.needs[NEED["autism_ld"]], ch.la,
                                           ch.weekly_cost, ch.payer_mix, *self._prices(), *self._books())
 
+    def _move_state(self) -> tuple:
+        """What a move reads and changes besides the children moved, as ``_move_children`` takes it."""
+        ch, cap, dc = self.children, self.capacity, self.cfg.distress
+        return (ch.placement, ch.placement_la, ch.provider, ch.placement_start, ch.calm_weeks, ch.basis,
+                ch.needs[NEED["autism_ld"]], ch.la, ch.weekly_cost, ch.payer_mix, ch.moves, ch.moves_this_year,
+                ch.distress, ch.scar, ch.weeks_by_placement, dc.move_shock, dc.out_of_area_shock, dc.scar_per_move,
+                cap.unlimited, cap.in_house, cap.target_in_house, cap.used_in_house, cap.market, cap.target_market,
+                cap.used_market, cap.external) + self._prices() + self._books()
+
     def _vacate(self, idx: np.ndarray) -> np.ndarray:
         """Children leave their current places: the place is freed, its cost unbooked, the spell closed."""
         ch, cap = self.children, self.capacity
@@ -287,12 +298,8 @@ class CarePathwaysModel(mesa.Model):
                    else np.asarray(count_as_move, bool))
         if not len(idx) == len(new_type) == len(new_la) == len(provider) == len(counted):
             raise ValueError("idx, new_type, new_la, provider and count_as_move differ in length")
-        old = self._vacate(idx)
-        cost, mix, n_moves, high_cost = _settle_in(
-            idx, new_type, new_la, provider, counted, w, ch.placement, ch.placement_la, ch.provider,
-            ch.placement_start, ch.calm_weeks, ch.basis, ch.needs[NEED["autism_ld"]], ch.la, ch.weekly_cost,
-            ch.payer_mix, ch.moves, ch.moves_this_year, ch.distress, ch.scar, dc.move_shock, dc.out_of_area_shock,
-            dc.scar_per_move, *self._prices(), *self._books())
+        old, cost, mix, n_moves, high_cost = _move_children(idx, new_type, new_la, provider, counted, w,
+                                                            *self._move_state())
         self.ledger.high_cost += high_cost
         if n_moves:
             self.tally.add("moves", n_moves)
@@ -365,40 +372,36 @@ class CarePathwaysModel(mesa.Model):
         refused them at the residential step of the chain: those take an unregistered one (T2-034, T2-048:
         about a thousand children a year, staying for months).
         """
-        ch = self.children
+        ch, cap, w = self.children, self.capacity, self.week
         if len(idx) == 0:
             return np.zeros(0, bool)
         chains = EXACT_CHAINS if exact else PLANNED_CHAINS if planned else FALLBACK_CHAINS
+        idx = np.asarray(idx, np.int64)
         wanted = np.asarray(wanted, np.int64)
+        counted = (np.full(len(idx), count_as_move, bool) if np.ndim(count_as_move) == 0
+                   else np.asarray(count_as_move, bool))
+        if not len(idx) == len(wanted) == len(counted):
+            raise ValueError("idx, wanted and count_as_move differ in length")
         dol_seek = _NOWHERE
         if self.levers.dol_home_places > 0:
             dol_seek = np.flatnonzero((wanted == RESIDENTIAL) & (ch.basis[idx] == DOL))
-        moved, new_type, new_la, provider, waiting = self.capacity.place_along_chains(
-            wanted, chains, ch.la[idx], ch.distress[idx], ch.age_years(idx, self.week), self.min_age,
-            np.asarray(idx, np.int64), self.refusal_probability(idx), self._refusal_keys, MARKET_REFUSES, HOMES,
-            UNREGISTERED if may_wait else -1, dol_seek)
+        # A provider's refusal: market_refusal * distress^2, doubled for a risk to others (``refusal_probability``).
+        refusal_scale = self.cfg.placements.market_refusal * self.levers.market_refusal_factor
+        moved, m, new_type, new_la, reasons, old, cost, mix, waiting, n_moves, high_cost = _place_and_move(
+            idx, wanted, chains, counted, may_wait, RS[reason], dol_seek, w, ch.birth_week, ch.needs[NEED["risk_to_others"]],
+            refusal_scale, self.min_age, self._refusal_keys, MARKET_REFUSES, HOMES, ch.pending_type, ch.pending_week,
+            cap.la_region, cap.la_by_region, cap.region_start, cap.region_end, *self._move_state())
         for t, n_waiting in enumerate(waiting.tolist()):
             if n_waiting:
                 self.tally.add(f"waiting_{PLACEMENT_TYPES[t]}", n_waiting)
-        self._take_places(idx, wanted, moved, new_type, new_la, provider, reason, agency_kind, count_as_move,
-                          may_wait)
-        return moved
-
-    def _take_places(self, idx, wanted, moved, new_type, new_la, provider, reason, agency_kind, count_as_move,
-                     may_wait) -> None:
-        """After a search (``place``): children without a place wait if they may; the others move."""
-        ch = self.children
-        if may_wait:
-            waits = idx[~moved]
-            ch.pending_type[waits] = wanted[~moved]
-            ch.pending_week[waits] = self.week + 1
-        m = np.flatnonzero(moved)
         if len(m):
-            reasons = np.full(len(m), RS[reason], np.int8)
-            reasons[(new_type[m] == UNREGISTERED) & (wanted[m] != UNREGISTERED)] = RS["no_registered_place"]
-            counted = count_as_move if np.ndim(count_as_move) == 0 else np.asarray(count_as_move)[m]
-            agency = self.agency_uid(agency_kind, idx[m]) if self.events.keeps_details else None
-            self.move(idx[m], new_type[m], new_la[m], provider[m], reasons, agency, count_as_move=counted)
+            self.ledger.high_cost += high_cost
+            if n_moves:
+                self.tally.add("moves", n_moves)
+            moving = idx[m]
+            agency = self.agency_uid(agency_kind, moving) if self.events.keeps_details else None
+            self._log_moves(moving, old, new_type, new_la, cost, self.prices.main_payer[mix], reasons, agency)
+        return moved
 
     def enter_care(self, idx: np.ndarray, reason: str, agency: np.ndarray) -> None:
         """Children become looked after (s20 or a care order) and are placed by the pathway."""
@@ -810,6 +813,79 @@ def _settle_in(idx, new_type, new_la, new_provider, counted, week, placement, pl
             distress[c] = 1.0 if shocked > 1.0 else shocked  # np.minimum(shocked, 1): NaN stays NaN
             scar[c] += scar_per_move
     return cost, mix, n_moves, high_cost
+
+
+@_jit
+def _move_children(idx, new_type, new_la, new_provider, counted, week, placement, placement_la, provider,
+                   placement_start, calm_weeks, basis, autism_ld, la, weekly_cost, payer_mix, moves, moves_this_year,
+                   distress, scar, weeks_by_placement, move_shock, out_of_area_shock, scar_per_move, unlimited,
+                   in_house, target_in_house, used_in_house, market, target_market, used_market, external, base,
+                   index, dol_weekly_cost, single_mix, by_type_mix, la_share_by_la, mix_table):
+    """A move in one call: the old places freed and their spells closed (``_free_places``), vacated places
+    above the year's cut closed (``Capacity.settle``), the new places taken (``_settle_in``).  Returns the
+    old types, each child's weekly cost and payer mix, the number of counted moves and the change in the
+    number of high-cost placements."""
+    old, vacated = _free_places(idx, week, placement, placement_la, provider, placement_start, weekly_cost,
+                                payer_mix, la, weeks_by_placement, unlimited, used_in_house, used_market, by_type_mix,
+                                la_share_by_la, mix_table)
+    _settle(in_house, target_in_house, used_in_house, market, target_market, used_market, external)
+    cost, mix, n_moves, taken = _settle_in(
+        idx, new_type, new_la, new_provider, counted, week, placement, placement_la, provider, placement_start,
+        calm_weeks, basis, autism_ld, la, weekly_cost, payer_mix, moves, moves_this_year, distress, scar, move_shock,
+        out_of_area_shock, scar_per_move, base, index, dol_weekly_cost, single_mix, by_type_mix, la_share_by_la,
+        mix_table)
+    return old, cost, mix, n_moves, vacated + taken
+
+
+@_jit
+def _place_and_move(idx, wanted, chains, counted, may_wait, reason, dol_seek, week, birth_week, risk_to_others,
+                    refusal_scale, min_age, refusal_keys, refusable, homes, pending_type, pending_week, la_region,
+                    la_by_region, region_start, region_end, placement, placement_la, provider, placement_start,
+                    calm_weeks, basis, autism_ld, la, weekly_cost, payer_mix, moves, moves_this_year, distress, scar,
+                    weeks_by_placement, move_shock, out_of_area_shock, scar_per_move, unlimited, in_house,
+                    target_in_house, used_in_house, market, target_market, used_market, external, base, index,
+                    dol_weekly_cost, single_mix, by_type_mix, la_share_by_la, mix_table):
+    """``place`` in one call: the requests' LA, priority (distress), age and providers' refusal chance, the
+    search along the chains (``_place_along_chains``), a request for those who may wait and found nothing,
+    and the move of those placed (``_move_children``), with the reason of each move (``no_registered_place``
+    for an unregistered setting not wanted).  Returns who was placed, their positions in ``idx``, their new
+    type and LA, reasons, old types, costs and payer mixes, the number left waiting by wanted type, the
+    number of counted moves and the change in the number of high-cost placements."""
+    n = len(idx)
+    child_la = np.empty(n, np.int64)
+    priority = np.empty(n, np.float64)
+    age = np.empty(n, np.int64)
+    refusal_p = np.empty(n, np.float64)
+    for i in range(n):
+        c = idx[i]
+        child_la[i] = la[c]
+        d = distress[c]
+        priority[i] = d
+        age[i] = (week - birth_week[c]) // WEEKS_PER_YEAR
+        refusal_p[i] = refusal_scale * (d * d) * (2.0 if risk_to_others[c] else 1.0)
+    moved, new_type, new_la, new_provider, waiting = _place_along_chains(
+        wanted, chains, child_la, priority, age, min_age, idx, refusal_p, refusal_keys, refusable, homes,
+        UNREGISTERED if may_wait else -1, dol_seek, unlimited, in_house, used_in_house, market, used_market,
+        external, la_region, la_by_region, region_start, region_end)
+    if may_wait:
+        for i in range(n):
+            if not moved[i]:
+                pending_type[idx[i]] = wanted[i]
+                pending_week[idx[i]] = week + 1
+    m = np.flatnonzero(moved)
+    k = len(m)
+    reasons = np.full(k, reason, np.int8)
+    for j in range(k):
+        if new_type[m[j]] == UNREGISTERED and wanted[m[j]] != UNREGISTERED:
+            reasons[j] = NO_REGISTERED_PLACE
+    moving, to_type, to_la = idx[m], new_type[m], new_la[m]
+    old, cost, mix, n_moves, high_cost = _move_children(
+        moving, to_type, to_la, new_provider[m], counted[m], week, placement, placement_la, provider,
+        placement_start, calm_weeks, basis, autism_ld, la, weekly_cost, payer_mix, moves, moves_this_year, distress,
+        scar, weeks_by_placement, move_shock, out_of_area_shock, scar_per_move, unlimited, in_house,
+        target_in_house, used_in_house, market, target_market, used_market, external, base, index,
+        dol_weekly_cost, single_mix, by_type_mix, la_share_by_la, mix_table)
+    return moved, m, to_type, to_la, reasons, old, cost, mix, waiting, n_moves, high_cost
 
 
 @_jit

@@ -438,8 +438,8 @@ def reference_refuses(self, ptype, idx):
 
 def reference_place(self, idx, wanted, reason, agency_kind="childrens_social_care", planned=False,
                     count_as_move=True, exact=False, may_wait=False):
-    """``place``'s search as it was (NumPy, one ``find`` per step of the chain); what follows the search
-    is the model's own ``_take_places``."""
+    """``place`` as it was: the search in NumPy (one ``find`` per step of the chain), then the requests of
+    those who may wait and the moves (``move``)."""
     from sim.model import FALLBACK, PLANNED
 
     ch = self.children
@@ -485,7 +485,17 @@ def reference_place(self, idx, wanted, reason, agency_kind="childrens_social_car
         waiting = int((~moved[group]).sum())
         if waiting:
             self.tally.add(f"waiting_{PLACEMENT_TYPES[int(want)]}", waiting)
-    self._take_places(idx, wanted, moved, new_type, new_la, provider, reason, agency_kind, count_as_move, may_wait)
+    if may_wait:
+        waits = idx[~moved]
+        ch.pending_type[waits] = wanted[~moved]
+        ch.pending_week[waits] = self.week + 1
+    m = np.flatnonzero(moved)
+    if len(m):
+        reasons = np.full(len(m), sim.outputs.RS[reason], np.int8)
+        reasons[(new_type[m] == P.UNREGISTERED) & (wanted[m] != P.UNREGISTERED)] = sim.outputs.RS["no_registered_place"]
+        counted = count_as_move if np.ndim(count_as_move) == 0 else np.asarray(count_as_move)[m]
+        self.move(idx[m], new_type[m], new_la[m], provider[m], reasons, self.agency_uid(agency_kind, idx[m]),
+                  count_as_move=counted)
     return moved
 
 
