@@ -1,7 +1,7 @@
 """Benchmark: the scenario comparison, serial against parallel on all local cores.
 
 Times ``sim.compare.compare`` over a set of scenarios and seeds with the serial backend and with the
-local (joblib) backend, checks the two give identical tables, and reports the parallel speed-up. With
+local backend (a pool of worker processes), checks the two give identical tables, and reports the parallel speed-up. With
 ``--full`` it times the whole library at the given scale and horizon instead (slow at national scale).
 
     python benchmarks/bench_compare.py [--scale 0.1] [--years 2] [--seeds 4] [--scenarios baseline early_help]
