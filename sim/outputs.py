@@ -159,11 +159,18 @@ class MoveCounts:
         n = len(child)
         if event != "move" or n == 0 or week < 0:
             return
-        src = np.broadcast_to(np.asarray(from_type, np.int64), (n,))
-        dst = np.broadcast_to(np.asarray(to_type, np.int64), (n,))
-        ok = (src >= 0) & (dst >= 0)
-        k = len(PLACEMENT_TYPES)
-        self.counts += np.bincount(src[ok] * k + dst[ok], minlength=k * k).reshape(k, k)
+        # (a move's types are given per child; one type for all is spread to each)
+        src = np.full(n, from_type, np.int64) if np.ndim(from_type) == 0 else from_type
+        dst = np.full(n, to_type, np.int64) if np.ndim(to_type) == 0 else to_type
+        _count_into(self.counts, src, dst)
+
+
+@numba.njit(cache=True, boundscheck=True)
+def _count_into(counts, src, dst):
+    """One more in ``counts[from, to]`` for each pair with both types known (not negative)."""
+    for i in range(len(src)):
+        if src[i] >= 0 and dst[i] >= 0:
+            counts[src[i], dst[i]] += 1
 
 
 @dataclass

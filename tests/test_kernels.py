@@ -978,3 +978,27 @@ def test_dol_applications_equal_the_numpy_form():
         mp.setattr(ag, "_dol_applications", checked)
         m.run()
     assert (seen > 0).all()
+
+
+def test_move_counts_count_moves_only_as_the_event_log_would():
+    """``MoveCounts`` (a comparison's sink) counts each move with both types known, a type given once
+    standing for every child, and passes over other events and the burn-in, as counting the log did."""
+    from sim.outputs import EV, EventLog, MoveCounts
+
+    sink, log = MoveCounts(), EventLog()
+    calls = [
+        (3, np.array([1, 2, 3]), "move", dict(from_type=np.array([0, 2, -1], np.int8), to_type=np.array([4, 4, 4]))),
+        (3, np.array([5, 6]), "move", dict(from_type=np.array([1, 1]), to_type=2)),
+        (4, np.array([7]), "grant", dict(from_type=np.array([3]), to_type=np.array([5]))),
+        (-1, np.array([8]), "move", dict(from_type=np.array([3]), to_type=np.array([5]))),
+        (5, np.zeros(0, np.int64), "move", dict(from_type=np.zeros(0, np.int64), to_type=np.zeros(0, np.int64))),
+    ]
+    for week, child, event, fields in calls:
+        sink.add(week, child, event, **fields)
+        log.add(week, child, event, **fields)
+    a = log.arrays()
+    mv = (a["event"] == EV["move"]) & (a["from_type"] >= 0) & (a["to_type"] >= 0)
+    expected = np.zeros_like(sink.counts)
+    np.add.at(expected, (a["from_type"][mv].astype(np.int64), a["to_type"][mv].astype(np.int64)), 1)
+    np.testing.assert_array_equal(sink.counts, expected)
+    assert sink.counts.sum() == 4 and sink.counts[1, 2] == 2
