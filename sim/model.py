@@ -291,7 +291,7 @@ class CarePathwaysModel(mesa.Model):
         """
         if len(idx) == 0:
             return
-        ch, w, dc = self.children, self.week, self.cfg.distress
+        w = self.week
         # One value for all, or one per child (np.full is much cheaper than np.broadcast_to).
         new_type = np.full(len(idx), new_type, np.int64) if np.ndim(new_type) == 0 else np.asarray(new_type, np.int64)
         counted = (np.full(len(idx), count_as_move, bool) if np.ndim(count_as_move) == 0
@@ -388,8 +388,8 @@ class CarePathwaysModel(mesa.Model):
         # A provider's refusal: market_refusal * distress^2, doubled for a risk to others (``refusal_probability``).
         refusal_scale = self.cfg.placements.market_refusal * self.levers.market_refusal_factor
         moved, m, new_type, new_la, reasons, old, cost, mix, waiting, n_moves, high_cost = _place_and_move(
-            idx, wanted, chains, counted, may_wait, RS[reason], dol_seek, w, ch.birth_week, ch.needs[NEED["risk_to_others"]],
-            refusal_scale, self.min_age, self._refusal_keys, MARKET_REFUSES, HOMES, ch.pending_type, ch.pending_week,
+            idx, wanted, chains, counted, may_wait, RS[reason], dol_seek, w, ch.birth_week,
+            ch.needs[NEED["risk_to_others"]], refusal_scale, self.min_age, self._refusal_keys, MARKET_REFUSES, HOMES, ch.pending_type, ch.pending_week,
             cap.la_region, cap.la_by_region, cap.region_start, cap.region_end, *self._move_state())
         for t, n_waiting in enumerate(waiting.tolist()):
             if n_waiting:

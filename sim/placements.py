@@ -20,7 +20,7 @@ The search (``Capacity.find``) for one placement type and a batch of requests:
 - 4. England (unless ``in_region_only``): likewise, over every LA.
 - Free places are counted at the start of each step; places found are taken (``used_*``) at once.
 
-Placing a batch of children (``Capacity.place_along_chains``, for ``CarePathwaysModel.place``) runs
+Placing a batch of children (``_place_along_chains``, for ``CarePathwaysModel.place``) runs
 one such search per step of each wanted type's fallback chain, with the refusal draws of independent
 providers and the age limits in between: some 13 batches a week, each up to a dozen searches.
 
@@ -199,31 +199,6 @@ class Capacity:
                 self.la_region, self.la_by_region, self.region_start, self.region_end,
                 found.placed, found.la, found.provider)
         return found
-
-    def place_along_chains(self, wanted: np.ndarray, chains: np.ndarray, child_la: np.ndarray, priority: np.ndarray,
-                           age: np.ndarray, min_age: np.ndarray, draw_ids: np.ndarray, refusal_p: np.ndarray,
-                           refusal_keys: np.ndarray, refusable: np.ndarray, homes: np.ndarray, last_resort: int,
-                           dol_seek: np.ndarray) -> tuple[np.ndarray, np.ndarray, np.ndarray, np.ndarray, np.ndarray]:
-        """Places for a batch of requests along fallback chains, searching (``find``) as follows.
-
-        - First the requests ``dol_seek`` (positions in the batch) search the DoL-homes row; those placed
-          are placed as RESIDENTIAL with a DOL_HOME provider.
-        - Then for each wanted type in ascending order, along its chain (row ``chains[wanted]``, padded
-          with -1): the requests of that type not yet placed and at least ``min_age[ptype]`` old search
-          for ``ptype``.  At a type an independent provider may refuse (``refusable``), a request is
-          refused when ``Streams.uniform`` of its child (``draw_ids``) for the key ``refusal_keys[ptype]``
-          is below ``refusal_p``; refused requests search in-house places only.  A refusal at one of the
-          ``homes`` types marks the request, and only marked requests search ``last_resort`` (pass -1
-          for none).
-
-        Returns, per request, whether it was placed, the type, LA and provider of the place, and per
-        wanted type the number of requests left without a place.  Raises KeyError for a wanted type
-        without a chain.
-        """
-        return _place_along_chains(
-            wanted, chains, child_la, priority, age, min_age, draw_ids, refusal_p, refusal_keys, refusable, homes,
-            last_resort, dol_seek, self.unlimited, self.in_house, self.used_in_house, self.market, self.used_market,
-            self.external, self.la_region, self.la_by_region, self.region_start, self.region_end)
 
 
 # ==================================================================== compiled kernels
@@ -421,10 +396,23 @@ def _in_batch_order(batch, best_first, at_in_batch):
 def _place_along_chains(wanted, chains, child_la, priority, age, min_age, draw_ids, refusal_p, refusal_keys,
                         refusable, homes, last_resort, dol_seek, unlimited, in_house, used_in_house, market,
                         used_market, external, la_region, la_by_region, region_start, region_end):
-    """The searches of ``Capacity.place_along_chains``, in its order (so capacity is taken in that order).
+    """Places for a batch of requests along fallback chains, searching (``Capacity.find``) as follows, in
+    this order (so capacity is taken in that order).
 
-    Compiled because a batch's chain is up to a dozen searches, each framed by half a dozen NumPy
-    selections and gathers of a few children: their fixed cost, not the searching, was the time."""
+    - First the requests ``dol_seek`` (positions in the batch) search the DoL-homes row; those placed
+      are placed as RESIDENTIAL with a DOL_HOME provider.
+    - Then for each wanted type in ascending order, along its chain (row ``chains[wanted]``, padded
+      with -1): the requests of that type not yet placed and at least ``min_age[ptype]`` old search
+      for ``ptype``.  At a type an independent provider may refuse (``refusable``), a request is
+      refused when ``Streams.uniform`` of its child (``draw_ids``) for the key ``refusal_keys[ptype]``
+      is below ``refusal_p``; refused requests search in-house places only.  A refusal at one of the
+      ``homes`` types marks the request, and only marked requests search ``last_resort`` (-1 for none).
+
+    Returns, per request, whether it was placed, the type, LA and provider of the place, and per
+    wanted type the number of requests left without a place.  Raises KeyError for a wanted type
+    without a chain.  Compiled because a batch's chain is up to a dozen searches, each framed by half a
+    dozen NumPy selections and gathers of a few children: their fixed cost, not the searching, was the
+    time."""
     n, n_types = len(wanted), chains.shape[0]
     for i in range(n):
         if wanted[i] < 0 or wanted[i] >= n_types or chains[wanted[i], 0] < 0:
