@@ -25,7 +25,8 @@ from sim.costs import Ledger, Prices, book_one, price_of
 from sim.outputs import RS, Census, EventLog, MoveCounts, Tally, WeeklyTable, census
 from sim.placements import (
     CUSTODY, FAMILY, FOSTER_AGENCY, FOSTER_INHOUSE, MARKET, NO_PROVIDER, PLACEMENT_TYPES, RESIDENTIAL, SECURE,
-    SUPPORTED, THERAPEUTIC, TIER4, UNREGISTERED, Capacity, of_type, occupy_each, stochastic_round, DOL_HOMES,
+    SUPPORTED, THERAPEUTIC, TIER4, UNREGISTERED, Capacity, each_child, of_type, occupy_each, stochastic_round,
+    DOL_HOMES,
 )
 from sim.placements import _place_along_chains, _settle
 from sim.placements import PAYERS
@@ -291,15 +292,16 @@ class CarePathwaysModel(mesa.Model):
         """
         if len(idx) == 0:
             return
-        w = self.week
-        # One value for all, or one per child (np.full is much cheaper than np.broadcast_to).
-        new_type = np.full(len(idx), new_type, np.int64) if np.ndim(new_type) == 0 else np.asarray(new_type, np.int64)
-        counted = (np.full(len(idx), count_as_move, bool) if np.ndim(count_as_move) == 0
-                   else np.asarray(count_as_move, bool))
+        new_type, counted = each_child(new_type, len(idx), np.int64), each_child(count_as_move, len(idx), bool)
         if not len(idx) == len(new_type) == len(new_la) == len(provider) == len(counted):
             raise ValueError("idx, new_type, new_la, provider and count_as_move differ in length")
-        old, cost, mix, n_moves, high_cost = _move_children(idx, new_type, new_la, provider, counted, w,
+        old, cost, mix, n_moves, high_cost = _move_children(idx, new_type, new_la, provider, counted, self.week,
                                                             *self._move_state())
+        self._moved(idx, old, new_type, new_la, cost, mix, n_moves, high_cost, reason, agency)
+
+    def _moved(self, idx, old, new_type, new_la, cost, mix, n_moves, high_cost, reason, agency) -> None:
+        """What follows the compiled part of a move: the ledger's count of high-cost placements, the week's
+        count of moves, and the event log (``_log_moves``)."""
         self.ledger.high_cost += high_cost
         if n_moves:
             self.tally.add("moves", n_moves)
@@ -357,8 +359,11 @@ class CarePathwaysModel(mesa.Model):
     def refusal_probability(self, idx: np.ndarray) -> np.ndarray:
         """The chance that an independent provider refuses each child (see ``provider_refuses``)."""
         ch = self.children
-        return (self.cfg.placements.market_refusal * self.levers.market_refusal_factor * ch.distress[idx] ** 2
-                * (1 + ch.has("risk_to_others", idx)))
+        return _refusal_chances(np.asarray(idx, np.int64), ch.distress, ch.needs[NEED["risk_to_others"]],
+                                self._refusal_scale())
+
+    def _refusal_scale(self) -> float:
+        return self.cfg.placements.market_refusal * self.levers.market_refusal_factor
 
     def place(self, idx: np.ndarray, wanted: np.ndarray, reason: str, agency_kind: str = "childrens_social_care",
               planned: bool = False, count_as_move: bool | np.ndarray = True, exact: bool = False,
@@ -378,29 +383,24 @@ class CarePathwaysModel(mesa.Model):
         chains = EXACT_CHAINS if exact else PLANNED_CHAINS if planned else FALLBACK_CHAINS
         idx = np.asarray(idx, np.int64)
         wanted = np.asarray(wanted, np.int64)
-        counted = (np.full(len(idx), count_as_move, bool) if np.ndim(count_as_move) == 0
-                   else np.asarray(count_as_move, bool))
+        counted = each_child(count_as_move, len(idx), bool)
         if not len(idx) == len(wanted) == len(counted):
             raise ValueError("idx, wanted and count_as_move differ in length")
         dol_seek = _NOWHERE
         if self.levers.dol_home_places > 0:
             dol_seek = np.flatnonzero((wanted == RESIDENTIAL) & (ch.basis[idx] == DOL))
-        # A provider's refusal: market_refusal * distress^2, doubled for a risk to others (``refusal_probability``).
-        refusal_scale = self.cfg.placements.market_refusal * self.levers.market_refusal_factor
         moved, m, new_type, new_la, reasons, old, cost, mix, waiting, n_moves, high_cost = _place_and_move(
             idx, wanted, chains, counted, may_wait, RS[reason], dol_seek, w, ch.birth_week,
-            ch.needs[NEED["risk_to_others"]], refusal_scale, self.min_age, self._refusal_keys, MARKET_REFUSES, HOMES, ch.pending_type, ch.pending_week,
-            cap.la_region, cap.la_by_region, cap.region_start, cap.region_end, *self._move_state())
+            ch.needs[NEED["risk_to_others"]], self._refusal_scale(), self.min_age, self._refusal_keys, MARKET_REFUSES,
+            HOMES, ch.pending_type, ch.pending_week, cap.la_region, cap.la_by_region, cap.region_start,
+            cap.region_end, *self._move_state())
         for t, n_waiting in enumerate(waiting.tolist()):
             if n_waiting:
                 self.tally.add(f"waiting_{PLACEMENT_TYPES[t]}", n_waiting)
         if len(m):
-            self.ledger.high_cost += high_cost
-            if n_moves:
-                self.tally.add("moves", n_moves)
             moving = idx[m]
             agency = self.agency_uid(agency_kind, moving) if self.events.keeps_details else None
-            self._log_moves(moving, old, new_type, new_la, cost, self.prices.main_payer[mix], reasons, agency)
+            self._moved(moving, old, new_type, new_la, cost, mix, n_moves, high_cost, reasons, agency)
         return moved
 
     def enter_care(self, idx: np.ndarray, reason: str, agency: np.ndarray) -> None:
@@ -816,6 +816,18 @@ def _settle_in(idx, new_type, new_la, new_provider, counted, week, placement, pl
 
 
 @_jit
+def _refusal_chances(idx, distress, risk_to_others, scale):
+    """An independent provider's chance of refusing each child: ``scale`` (market_refusal times the
+    scenario's factor) * distress^2, doubled for a risk to others; the products of the NumPy form
+    ``scale * distress**2 * (1 + risk)``, in its order."""
+    out = np.empty(len(idx), np.float64)
+    for i in range(len(idx)):
+        c = idx[i]
+        out[i] = scale * (distress[c] * distress[c]) * (2.0 if risk_to_others[c] else 1.0)
+    return out
+
+
+@_jit
 def _move_children(idx, new_type, new_la, new_provider, counted, week, placement, placement_la, provider,
                    placement_start, calm_weeks, basis, autism_ld, la, weekly_cost, payer_mix, moves, moves_this_year,
                    distress, scar, weeks_by_placement, move_shock, out_of_area_shock, scar_per_move, unlimited,
@@ -855,14 +867,12 @@ def _place_and_move(idx, wanted, chains, counted, may_wait, reason, dol_seek, we
     child_la = np.empty(n, np.int64)
     priority = np.empty(n, np.float64)
     age = np.empty(n, np.int64)
-    refusal_p = np.empty(n, np.float64)
     for i in range(n):
         c = idx[i]
         child_la[i] = la[c]
-        d = distress[c]
-        priority[i] = d
+        priority[i] = distress[c]
         age[i] = (week - birth_week[c]) // WEEKS_PER_YEAR
-        refusal_p[i] = refusal_scale * (d * d) * (2.0 if risk_to_others[c] else 1.0)
+    refusal_p = _refusal_chances(idx, distress, risk_to_others, refusal_scale)
     moved, new_type, new_la, new_provider, waiting = _place_along_chains(
         wanted, chains, child_la, priority, age, min_age, idx, refusal_p, refusal_keys, refusable, homes,
         UNREGISTERED if may_wait else -1, dol_seek, unlimited, in_house, used_in_house, market, used_market,

@@ -20,7 +20,7 @@ from sim.children import (
     ARRIVAL_KINDS, BASES, EXIT_REASONS, LEGAL_STATUS, NEVER, Children, check_index, check_lengths,
 )
 from sim.config import NEEDS, REGIONS
-from sim.placements import PAYERS, PLACEMENT_TYPES
+from sim.placements import PAYERS, PLACEMENT_TYPES, each_child
 
 EVENT_KINDS = (
     "entry_to_care", "move", "secure_referral", "secure_refusal", "secure_offer", "application", "grant",
@@ -159,10 +159,7 @@ class MoveCounts:
         n = len(child)
         if event != "move" or n == 0 or week < 0:
             return
-        # (a move's types are given per child; one type for all is spread to each)
-        src = np.full(n, from_type, np.int64) if np.ndim(from_type) == 0 else from_type
-        dst = np.full(n, to_type, np.int64) if np.ndim(to_type) == 0 else to_type
-        _count_into(self.counts, src, dst)
+        _count_into(self.counts, each_child(from_type, n, np.int64), each_child(to_type, n, np.int64))
 
 
 @numba.njit(cache=True, boundscheck=True)

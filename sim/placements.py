@@ -97,6 +97,12 @@ def stochastic_round(values: np.ndarray, rng: np.random.Generator) -> np.ndarray
     return (base + (rng.random(values.shape) < (values - base))).astype(np.int64)
 
 
+def each_child(value, n: int, dtype) -> np.ndarray:
+    """``value`` for each of ``n`` children: one value for all (spread, with ``np.full``: much cheaper than
+    ``np.broadcast_to``) or one per child, as an array of ``dtype``."""
+    return np.full(n, value, dtype) if np.ndim(value) == 0 else np.asarray(value, dtype)
+
+
 class Capacity:
     """Places by type and LA, how many are used, and the search for a free one."""
 
@@ -137,8 +143,7 @@ class Capacity:
     # ---------------------------------------------------------------- bookkeeping
     def occupy(self, ptype: np.ndarray, la: np.ndarray, provider: np.ndarray, sign: int) -> None:
         """Take (sign=+1) or free (sign=-1) one place per child."""
-        if np.ndim(ptype) == 0:
-            ptype = np.full(len(la), ptype, np.int64)
+        ptype = each_child(ptype, len(la), np.int64)
         if not len(ptype) == len(la) == len(provider):
             raise ValueError("ptype, la and provider differ in length")
         occupy_each(self.unlimited, self.used_in_house, self.used_market, ptype, la, provider, sign)
