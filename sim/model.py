@@ -18,7 +18,7 @@ from sim import courts
 from sim.children import (
     AGEING_IN_CARE, BASES, CARE_ORDER, DIRECT_ENTRY, DOL, FUTURE, GONE, INITIAL_EDGE, INITIAL_IN_CARE, JOINS_EDGE,
     LEGAL_STATUS, MHA, NEED, NEVER, NO_BASIS, NOT_LOOKED_AFTER, PRESENT, REMAND, S20, S25, SENTENCE, WEEKS_PER_YEAR,
-    initial_placement_types, make_geography, relisted, synthesise, weekly_dynamics,
+    ChildList, initial_placement_types, make_geography, synthesise, weekly_dynamics,
 )
 from sim.config import REGIONS, CarePathwaysConfig, schedule_value
 from sim.costs import Ledger, Prices, book_one, price_of
@@ -86,11 +86,16 @@ class CarePathwaysModel(mesa.Model):
         self.facts = facts
         ch = self.children
         self.present = np.zeros(ch.n, bool)
-        self._present_ids = self._in_care_ids = None
-        self._came_or_went: list[np.ndarray] = []  # arrived or departed since the present ids were listed
-        self._changed: list[np.ndarray] = []   # arrived, departed or changed status since the in-care ids were
-        self._ordered_ids = None
-        self._basis_changed: list[np.ndarray] = []  # changed legal basis since the ordered ids were listed
+        # Who is present, looked after, at home on the edge of care, or on an order: kept as lists of ids
+        # (``ChildList``), from the children noted as arriving, leaving or changing status or basis.
+        legal = ch.legal
+        self._present = ChildList(lambda ids: self.present[ids], lambda: np.flatnonzero(self.present))
+        self._in_care = ChildList(lambda ids: self.present[ids] & (legal[ids] != NOT_LOOKED_AFTER),
+                                  lambda: self._present_where(legal != NOT_LOOKED_AFTER))
+        self._at_edge = ChildList(lambda ids: self.present[ids] & (legal[ids] == NOT_LOOKED_AFTER),
+                                  lambda: self._present_where(legal == NOT_LOOKED_AFTER))
+        self._with_orders = ChildList(lambda ids: ch.basis[ids] != NO_BASIS,
+                                      lambda: self._present_where(ch.basis != NO_BASIS))
         # Children by birth week (ties by id), and how many of them have come of age (``_ageing_out``).
         self._by_birth = np.argsort(ch.birth_week, kind="stable")
         self._birth_weeks = ch.birth_week[self._by_birth]
@@ -179,49 +184,42 @@ class CarePathwaysModel(mesa.Model):
     # ================================================================== primitives
     def present_children(self) -> np.ndarray:
         """Ids of children present now, in id order (kept up to date as children arrive and leave)."""
-        if self._present_ids is None:
-            self._present_ids = np.flatnonzero(self.present)
-        elif self._came_or_went:
-            came_or_went = _distinct(self._came_or_went)
-            self._present_ids = relisted(self._present_ids, came_or_went, self.present[came_or_went])
-        self._came_or_went = []
-        return self._present_ids
+        return self._present.ids()
 
     def in_care_children(self) -> np.ndarray:
         """Ids of looked-after children present now, in id order (kept up to date as ``present_children``)."""
-        if self._in_care_ids is None:
-            act = self.present_children()
-            self._in_care_ids = act[self.children.legal[act] != NOT_LOOKED_AFTER]
-        elif self._changed:
-            changed = _distinct(self._changed)
-            self._in_care_ids = relisted(self._in_care_ids, changed,
-                                         self.present[changed] & (self.children.legal[changed] != NOT_LOOKED_AFTER))
-        self._changed = []
-        return self._in_care_ids
+        return self._in_care.ids()
+
+    def edge_of_care_children(self) -> np.ndarray:
+        """Ids of present children not looked after (the edge-of-care pool), in id order (kept up to date as
+        ``present_children``)."""
+        return self._at_edge.ids()
 
     def children_with_orders(self) -> np.ndarray:
         """Ids of children on an order (a legal basis), in id order, kept up to date as ``set_basis`` changes
         bases.  All of them are present: ``depart`` ends every order."""
-        ch = self.children
-        if self._ordered_ids is None:
-            act = self.present_children()
-            self._ordered_ids = act[ch.basis[act] != NO_BASIS]
-        elif self._basis_changed:
-            changed = _distinct(self._basis_changed)
-            self._ordered_ids = relisted(self._ordered_ids, changed, ch.basis[changed] != NO_BASIS)
-        self._basis_changed = []
-        return self._ordered_ids
+        return self._with_orders.ids()
+
+    def _present_where(self, flags: np.ndarray) -> np.ndarray:
+        act = self.present_children()
+        return act[flags[act]]
 
     def changed_population(self, departed: np.ndarray | None = None, arrived: np.ndarray | None = None,
                            changed: np.ndarray | None = None) -> None:
-        """Note the children who ``departed``, ``arrived`` or ``changed`` legal status, for the cached id lists
+        """Note the children who ``departed``, ``arrived`` or ``changed`` legal status, for the lists of ids
         to take in when next asked for (arrivals and departures in one pass, ``relisted``); with none given,
-        the looked-after ids are listed afresh when next asked for."""
+        every list is made afresh when next asked for."""
         if departed is None and arrived is None and changed is None:
-            self._in_care_ids = None
+            for kept in (self._present, self._in_care, self._at_edge, self._with_orders):
+                kept.forget()
             return
-        self._came_or_went += [ids for ids in (departed, arrived) if ids is not None]
-        self._changed += [ids for ids in (departed, arrived, changed) if ids is not None]
+        for ids in (departed, arrived):
+            if ids is not None:
+                self._present.note(ids)
+        for ids in (departed, arrived, changed):
+            if ids is not None:
+                self._in_care.note(ids)
+                self._at_edge.note(ids)
 
     def child_threshold(self, name: str, idx: np.ndarray) -> np.ndarray:
         """The distress at which the agency responsible for each child escalates (see Roster.threshold)."""
@@ -334,7 +332,7 @@ class CarePathwaysModel(mesa.Model):
         ch, w = self.children, self.week
         was_dol = _close_basis_spells(idx, w, ch.basis, ch.basis_start, ch.weeks_by_basis)
         ch.basis[idx] = basis
-        self._basis_changed.append(idx)
+        self._with_orders.note(idx)
         ch.basis_start[idx] = w
         ch.order_until[idx] = until
         if basis == NO_BASIS:
@@ -581,8 +579,7 @@ class CarePathwaysModel(mesa.Model):
         joiners = new[ch.arrival_kind[new] == JOINS_EDGE]
         if len(joiners):
             # The edge of care is kept at its stated size: joiners arrive only while there is room.
-            act = self.present_children()
-            room = max(self.facts["n_edge"] - int((ch.legal[act] == NOT_LOOKED_AFTER).sum()), 0)
+            room = max(self.facts["n_edge"] - len(self.edge_of_care_children()), 0)
             new = np.concatenate([new[ch.arrival_kind[new] != JOINS_EDGE], joiners[:room]])
         if len(new) == 0:
             return
@@ -639,8 +636,8 @@ class CarePathwaysModel(mesa.Model):
     def _record(self, w: int) -> None:
         ch, cap, s = self.children, self.capacity, 1.0 / self.scale
         act = self.present_children()
-        k = census(ch, act, w, NOT_LOOKED_AFTER, FAMILY, TIER4, len(PLACEMENT_TYPES), len(BASES), len(LEGAL_STATUS),
-                   self.geo.n_la, len(REGIONS), len(PAYERS))
+        k = census(ch, act, self.in_care_children(), w, FAMILY, TIER4, len(PLACEMENT_TYPES), len(BASES),
+                   len(LEGAL_STATUS), self.geo.n_la, len(REGIONS), len(PAYERS))
         ic = k.in_care
         self._book_budgets(w, k)
         if w < 0:  # burn-in: budgets still count, nothing is recorded
@@ -739,15 +736,6 @@ class CarePathwaysModel(mesa.Model):
             "in_care": int((self.present & (ch.legal != NOT_LOOKED_AFTER)).sum()),
             "edge": int((ch.arrival_kind == INITIAL_EDGE).sum()),
         }
-
-
-def _distinct(batches: list[np.ndarray]) -> np.ndarray:
-    """The ids of some batches of children, ascending and each once (as ``relisted`` takes them): what
-    ``np.unique`` gives, which takes some 20 microseconds more for a few hundred ids."""
-    ids = np.sort(np.concatenate(batches).astype(np.int64, copy=False))
-    first = np.ones(len(ids), bool)
-    first[1:] = ids[1:] != ids[:-1]
-    return ids[first]
 
 
 # ==================================================================== compiled moves and changes of basis

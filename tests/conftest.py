@@ -130,6 +130,9 @@ def step_and_record(overrides) -> SteppedRun:
             "cache_in_care_ok": bool(np.array_equal(np.sort(m.in_care_children()),
                                                     np.flatnonzero(m.present & (ch.legal != 0))))
             if hasattr(m, "in_care_children") else True,
+            "cache_edge_ok": bool(np.array_equal(m.edge_of_care_children(),
+                                                 np.flatnonzero(m.present & (ch.legal == 0))))
+            if hasattr(m, "edge_of_care_children") else True,
         })
         rec.over_capacity.append((w, m.capacity.over_capacity().copy()))
         # Ages after the week's step, at the week just simulated.

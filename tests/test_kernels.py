@@ -826,6 +826,7 @@ def test_kept_id_lists_equal_fresh_listings_through_a_run():
         act = np.flatnonzero(m.present)
         assert_same_bits(m.present_children(), act)
         assert_same_bits(m.in_care_children(), act[m.children.legal[act] != NOT_LOOKED_AFTER])
+        assert_same_bits(m.edge_of_care_children(), act[m.children.legal[act] == NOT_LOOKED_AFTER])
         assert_same_bits(m.children_with_orders(), act[m.children.basis[act] != NO_BASIS])
         # review_orders picks due orders among them: the same as among everyone present
         assert_same_bits(orders_due(m.children_with_orders(), m.children.order_until, m.week + 3),
@@ -850,8 +851,9 @@ def test_whole_population_passes_still_raise_index_error():
     cost = np.zeros(n)
 
     def census(act, placement=codes, la=codes):
-        return _census(np.asarray(act, np.int64), 0, codes, placement, la, la, codes, codes, week, codes, week, cost,
-                       0, 0, 6, 10, 6, 3, 4, 9, 4)
+        act = np.asarray(act, np.int64)
+        return _census(act, act, 0, codes, placement, la, la, codes, codes, week, codes, week, cost,
+                       0, 6, 10, 6, 3, 4, 9, 4)
     census([0, 9])
     for bad in ([10], [0, 11]):
         with pytest.raises(IndexError):
@@ -901,12 +903,12 @@ def test_event_log_in_small_blocks_equals_the_chunked_log(monkeypatch):
 
 def test_distinct_ids_as_np_unique():
     """The changed children's ids, ascending and each once, as np.unique gave them (empty batches too)."""
-    from sim.model import _distinct
+    from sim.children import distinct
 
     rng = np.random.default_rng(4)
     for _ in range(300):
         batches = [rng.integers(0, 50, int(rng.integers(0, 10))) for _ in range(int(rng.integers(1, 5)))]
-        assert_same_bits(_distinct(batches), np.unique(np.concatenate(batches).astype(np.int64)))
+        assert_same_bits(distinct(batches), np.unique(np.concatenate(batches).astype(np.int64)))
 
 
 # ============================================================================ round 3: escalate_crises

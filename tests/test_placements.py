@@ -576,7 +576,7 @@ def reference_record(self, w):
 
     ch, cap, s = self.children, self.capacity, 1.0 / self.scale
     act = self.present_children()
-    k = census(ch, act, w, sim.children.NOT_LOOKED_AFTER, P.FAMILY, P.TIER4, len(PLACEMENT_TYPES), len(BASES),
+    k = census(ch, act, self.in_care_children(), w, P.FAMILY, P.TIER4, len(PLACEMENT_TYPES), len(BASES),
                len(LEGAL_STATUS), self.geo.n_la, len(REGIONS), len(P.PAYERS))
     ic = k.in_care
     self._book_budgets(w, k)
