@@ -105,7 +105,7 @@ class Children:
         self.secure_referral_week = i32(NEVER)
         self.tier4_referral_week = i32(NEVER)
         self.ready_for_discharge_week = i32(NEVER)
-        self.pending_type = np.full(n, -1, np.int64)  # a two-payer package awaiting funding agreement
+        self.pending_type = np.full(n, -1, np.int8)  # a two-payer package awaiting funding agreement
         self.pending_week = i32(NEVER)
         self.dol_refused_week = i32(NEVER)
         self.calm_weeks = i32()
