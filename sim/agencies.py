@@ -211,10 +211,10 @@ class Roster:
         if len(area):
             self.decisions[kind] += np.bincount(area, minlength=len(self.decisions[kind]))
 
-    def threshold(self, kind: str, area: np.ndarray, base: float) -> np.ndarray:
-        """Distress at which an agency escalates: lower when it tolerates less risk."""
+    def threshold(self, kind: str, base: float) -> np.ndarray:
+        """Distress at which each agency of a kind escalates (by area): lower when it tolerates less risk."""
         shift = self.model.cfg.pathway.risk_tolerance_shift
-        return base + shift * (self.risk_tolerance[kind][area] - 0.5)
+        return base + shift * (self.risk_tolerance[kind] - 0.5)
 
 
 # ============================================================================ weekly mechanisms
@@ -253,7 +253,7 @@ def pathway_placement(model, idx: np.ndarray, w: int) -> np.ndarray:
     above it: a registered children's home.  The threshold is lower where the LA tolerates less risk.
     """
     ch = model.children
-    return _pathway_types(idx, ch.distress, model._thresholds["residential"], ch.birth_week, w,
+    return _pathway_types(idx, ch.distress, *model._thresholds["residential"], ch.birth_week, w,
                           model.streams.key("pathway", w), model.cfg.pathway.supported_accommodation_share)
 
 
@@ -361,12 +361,13 @@ def escalate_crises(model, w: int) -> None:
     needs = {name: ch.needs[NEED[name]] for name in ("mental_health", "trauma", "risk_to_others", "exploitation",
                                                      "going_missing")}
     # Who each agency would act on, from one pass over the present children (see _crises).
-    tier4_threshold, secure_threshold = model._thresholds["tier4"], model._thresholds["secure"]
+    (tier4_threshold, tier4_area), (secure_threshold, secure_area) = model._thresholds["tier4"], model._thresholds["secure"]
     lowest = np.min((cfg.distress.crisis_threshold, model.lowest_threshold["tier4"],
                      model.lowest_threshold["secure"]))
     camhs_noticed, csc_noticed, home_crisis, arrested = _crises(
         model.present_children(), ch.legal, ch.placement, ch.basis, ch.distress, cfg.distress.crisis_threshold, lowest,
-        **needs, tier4_threshold=tier4_threshold, secure_threshold=secure_threshold,
+        **needs, tier4_threshold=tier4_threshold, tier4_area=tier4_area, secure_threshold=secure_threshold,
+        secure_area=secure_area,
         tier4_referral_week=ch.tier4_referral_week, secure_referral_week=ch.secure_referral_week,
         region=ch.region, la=ch.la, camhs_notice=roster.notice["camhs"], csc_notice=roster.notice[CSC],
         camhs_key=model.streams.key("camhs_notice", w), csc_key=model.streams.key("csc_notice", w),
@@ -442,7 +443,7 @@ def tier4_admissions(model, w: int) -> None:
     """Referred children are admitted when a Tier 4 bed is free: in region first, then anywhere."""
     ch, cfg = model.children, model.cfg
     withdrawn, waiting = _referral_queue(model.in_care_children(), ch.tier4_referral_week, ch.placement, TIER4,
-                                         ch.distress, model._thresholds["tier4"], cfg.pathway.step_down_margin,
+                                         ch.distress, *model._thresholds["tier4"], cfg.pathway.step_down_margin,
                                          IS_RESTRICTIVE)
     ch.tier4_referral_week[withdrawn] = NEVER
     model.events.add(w, withdrawn, "withdrawal", to_type=TIER4, reason="distress_fell",
@@ -483,10 +484,9 @@ def allocate_secure_beds(model, w: int) -> None:
     # The secure queue, and the children whose care needs restrictions (the second route to a DoL order),
     # from one pass: secure beds go to children in the queue, who are then in a secure home, and nothing
     # else changes what the second selection reads (placement, legal basis, distress) before it is used.
-    dol_threshold = model._thresholds["dol"]
     withdrawn, waiting, confined = _secure_queue(
-        model.in_care_children(), ch.secure_referral_week, ch.placement, ch.distress, model._thresholds["secure"],
-        cfg.pathway.step_down_margin, ch.basis, dol_threshold, model.lowest_threshold["dol"])
+        model.in_care_children(), ch.secure_referral_week, ch.placement, ch.distress, *model._thresholds["secure"],
+        cfg.pathway.step_down_margin, ch.basis, *model._thresholds["dol"], model.lowest_threshold["dol"])
     ch.secure_referral_week[withdrawn] = NEVER
     model.events.add(w, withdrawn, "withdrawal", to_type=SECURE, reason="distress_fell",
                      agency=model.agency_uid(CSC, withdrawn))
@@ -559,7 +559,7 @@ def funding_agreements(model, w: int) -> None:
     # rest, those due are tried (see _requests).
     packages, others, waiting, n_requests = _requests(
         model.in_care_children(), ch.pending_type, ch.pending_week, ch.placement, ch.distress,
-        model._thresholds["residential"], model.cfg.pathway.step_down_margin, w)
+        *model._thresholds["residential"], model.cfg.pathway.step_down_margin, w)
     if n_requests == 0:
         return
     model.tally.add("funding_agreement_waits", waiting)
@@ -576,7 +576,7 @@ def step_down(model, w: int) -> None:
     to a less restrictive place; children in unregistered settings move to a registered home when one
     is free."""
     ch, pw = model.children, model.cfg.pathway
-    ready, unregistered = _calm_weeks(model.in_care_children(), ch.distress, model._thresholds["residential"],
+    ready, unregistered = _calm_weeks(model.in_care_children(), ch.distress, *model._thresholds["residential"],
                                       pw.step_down_margin, ch.calm_weeks, pw.step_down_weeks, ch.placement,
                                       ch.basis, ch.pending_type)
     model.place(ready, pathway_placement(model, ready, w), "step_down", planned=True)
@@ -623,7 +623,7 @@ def _draw(key, child):
 
 
 @numba.njit(cache=True)
-def _pathway_types(idx, distress, threshold, birth_week, week, key, supported_share):
+def _pathway_types(idx, distress, threshold, area, birth_week, week, key, supported_share):
     """``pathway_placement``: a registered home at the residential threshold, else supported
     accommodation (16-17, with the ``supported_share`` of the draw) or a foster home (in-house or agency,
     half and half by the same draw).  Compiled because it runs for every batch of moves."""
@@ -631,7 +631,7 @@ def _pathway_types(idx, distress, threshold, birth_week, week, key, supported_sh
     for i in range(len(idx)):
         c = idx[i]
         u = _draw(key, c)
-        if distress[c] >= threshold[c]:
+        if distress[c] >= threshold[area[c]]:
             out[i] = RESIDENTIAL
         elif (week - birth_week[c]) // WEEKS_PER_YEAR >= 16 and u < supported_share:
             out[i] = SUPPORTED
@@ -722,7 +722,8 @@ def _breakdowns(ic, placement, distress, base, tolerance, slope, key):
 
 @numba.njit(cache=True)
 def _crises(act, legal, placement, basis, distress, crisis_threshold, lowest_threshold, mental_health, trauma,
-            risk_to_others, exploitation, going_missing, tier4_threshold, secure_threshold, tier4_referral_week,
+            risk_to_others, exploitation, going_missing, tier4_threshold, tier4_area, secure_threshold, secure_area,
+            tier4_referral_week,
             secure_referral_week, region, la, camhs_notice, csc_notice, camhs_key, csc_key, arrest_scale,
             police_tolerance, police_notice, arrest_key):
     """Whom ``escalate_crises`` acts on, from the state at the start of the mechanism.
@@ -750,11 +751,11 @@ def _crises(act, legal, placement, basis, distress, crisis_threshold, lowest_thr
             continue
         t, b = placement[c], basis[c]
         if legal[c] != NOT_LOOKED_AFTER and not IS_RESTRICTIVE[t]:
-            if (mental_health[c] and d >= tier4_threshold[c] and tier4_referral_week[c] == NEVER
+            if (mental_health[c] and d >= tier4_threshold[tier4_area[c]] and tier4_referral_week[c] == NEVER
                     and _draw(camhs_key, c) < camhs_notice[region[c]]):
                 tier4[n_tier4] = c
                 n_tier4 += 1
-            if ((risk_to_others[c] or exploitation[c] or going_missing[c]) and d >= secure_threshold[c]
+            if ((risk_to_others[c] or exploitation[c] or going_missing[c]) and d >= secure_threshold[secure_area[c]]
                     and secure_referral_week[c] == NEVER and b != S25 and _draw(csc_key, c) < csc_notice[la[c]]):
                 secure[n_secure] = c
                 n_secure += 1
@@ -790,7 +791,7 @@ def _seeking(home_crisis, pending_type, secure_referral_week, la, flexibility, b
 
 
 @numba.njit(cache=True)
-def _referral_queue(ic, referral_week, placement, ptype, distress, threshold, margin, blocked):
+def _referral_queue(ic, referral_week, placement, ptype, distress, threshold, area, margin, blocked):
     """Children referred for a place of type ``ptype`` and not in one: those whose distress fell below
     their threshold less ``margin`` (the referral is withdrawn), and the others, unless in a ``blocked``
     placement type (still waiting, and free to take a place).
@@ -802,7 +803,7 @@ def _referral_queue(ic, referral_week, placement, ptype, distress, threshold, ma
     n_withdrawn = n_waiting = 0
     for c in ic:
         if referral_week[c] != NEVER and placement[c] != ptype:
-            if distress[c] < threshold[c] - margin:
+            if distress[c] < threshold[area[c]] - margin:
                 withdrawn[n_withdrawn] = c
                 n_withdrawn += 1
             elif not blocked[placement[c]]:
@@ -812,7 +813,8 @@ def _referral_queue(ic, referral_week, placement, ptype, distress, threshold, ma
 
 
 @numba.njit(cache=True)
-def _secure_queue(ic, referral_week, placement, distress, threshold, margin, basis, dol_threshold, lowest_dol):
+def _secure_queue(ic, referral_week, placement, distress, threshold, area, margin, basis, dol_threshold, dol_area,
+                  lowest_dol):
     """``allocate_secure_beds``' one pass: the secure queue (``_referral_queue`` for a secure home, Tier 4
     and custody blocked), and the children whose care in a home needs a deprivation of liberty:
     looked-after children in a children's home or an unregistered setting, with no order, whose distress
@@ -825,20 +827,20 @@ def _secure_queue(ic, referral_week, placement, distress, threshold, margin, bas
     for c in ic:
         d = distress[c]
         if referral_week[c] != NEVER and placement[c] != SECURE:
-            if d < threshold[c] - margin:
+            if d < threshold[area[c]] - margin:
                 withdrawn[n_withdrawn] = c
                 n_withdrawn += 1
             elif not IN_TIER4_OR_CUSTODY[placement[c]]:
                 waiting[n_waiting] = c
                 n_waiting += 1
-        if d >= lowest_dol and d >= dol_threshold[c] and IS_HOME[placement[c]] and basis[c] == NO_BASIS:
+        if d >= lowest_dol and d >= dol_threshold[dol_area[c]] and IS_HOME[placement[c]] and basis[c] == NO_BASIS:
             confined[n_confined] = c
             n_confined += 1
     return withdrawn[:n_withdrawn].copy(), waiting[:n_waiting].copy(), confined[:n_confined].copy()
 
 
 @numba.njit(cache=True)
-def _requests(ic, pending_type, pending_week, placement, distress, threshold, margin, week):
+def _requests(ic, pending_type, pending_week, placement, distress, threshold, area, margin, week):
     """``funding_agreements``' requests (a pending type), from one pass over the looked-after ``ic``.
 
     A package (therapeutic care) whose child's distress fell below the residential threshold less
@@ -859,7 +861,7 @@ def _requests(ic, pending_type, pending_week, placement, distress, threshold, ma
         if t < 0:
             continue
         n_requests += 1
-        if t == THERAPEUTIC and distress[c] < threshold[c] - margin:
+        if t == THERAPEUTIC and distress[c] < threshold[area[c]] - margin:
             pending_type[c] = -1
         elif not IS_RESTRICTIVE[placement[c]]:
             if pending_week[c] <= week:
@@ -875,7 +877,7 @@ def _requests(ic, pending_type, pending_week, placement, distress, threshold, ma
 
 
 @numba.njit(cache=True)
-def _calm_weeks(ic, distress, threshold, margin, calm_weeks, weeks_needed, placement, basis, pending_type):
+def _calm_weeks(ic, distress, threshold, area, margin, calm_weeks, weeks_needed, placement, basis, pending_type):
     """Count weeks of calm (distress below the residential threshold less ``margin``; a week that is not
     calm starts the count again) and return who may move: children in a home, with no order or
     pending request, calm for ``weeks_needed`` weeks (step-down); children in an unregistered setting
@@ -886,7 +888,7 @@ def _calm_weeks(ic, distress, threshold, margin, calm_weeks, weeks_needed, place
     # Without branches (whether a child is calm is a coin toss to the processor): every child is written
     # after the last selected one, and counted only if selected.
     for c in ic:
-        calm = distress[c] < threshold[c] - margin
+        calm = distress[c] < threshold[area[c]] - margin
         weeks = (calm_weeks[c] + 1) * calm
         calm_weeks[c] = weeks
         t = placement[c]

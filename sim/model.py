@@ -223,18 +223,22 @@ class CarePathwaysModel(mesa.Model):
 
     def child_threshold(self, name: str, idx: np.ndarray) -> np.ndarray:
         """The distress at which the agency responsible for each child escalates (see Roster.threshold)."""
-        return self._thresholds[name][idx]
+        table, area = self._thresholds[name]
+        return table[area[idx]]
 
     def refresh_thresholds(self) -> None:
+        """Each agency's thresholds (``Roster.threshold``), with the area of each child they apply to: a
+        child's threshold is ``table[area[child]]``.  A table per agency, not a value per child: the weekly
+        passes read a child's LA or region (one or two bytes) instead of four arrays of 8 bytes a child."""
         ch, pw, r = self.children, self.cfg.pathway, self.roster
         self._thresholds = {
-            "residential": r.threshold("childrens_social_care", ch.la, pw.residential_threshold),
-            "secure": r.threshold("childrens_social_care", ch.la, pw.secure_threshold),
-            "tier4": r.threshold("camhs", ch.region, pw.tier4_threshold),
-            "dol": r.threshold("childrens_social_care", ch.la, self.cfg.orders.dol_threshold),
+            "residential": (r.threshold("childrens_social_care", pw.residential_threshold), ch.la),
+            "secure": (r.threshold("childrens_social_care", pw.secure_threshold), ch.la),
+            "tier4": (r.threshold("camhs", pw.tier4_threshold), ch.region),
+            "dol": (r.threshold("childrens_social_care", self.cfg.orders.dol_threshold), ch.la),
         }
         # The lowest of each: the compiled selections pass over children below every threshold.
-        self.lowest_threshold = {name: t.min() for name, t in self._thresholds.items()}
+        self.lowest_threshold = {name: table.min() for name, (table, _) in self._thresholds.items()}
 
     def new_orders(self, n: int) -> np.ndarray:
         ids = np.arange(self._order_counter, self._order_counter + n)

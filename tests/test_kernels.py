@@ -269,10 +269,25 @@ from sim.placements import (  # noqa: E402
 SHIFTS = (-0.15, 0.0, 0.15)  # added to every threshold
 
 
+class _Threshold:
+    """A threshold as the kernels take it (``pair``: a value by area, and each child's area), and indexed by
+    children, each child's value (as the NumPy forms read it)."""
+
+    def __init__(self, table, area):
+        self.table, self.area = table, area
+        self.pair = (table, area)
+
+    def __getitem__(self, idx):
+        return self.table[self.area[idx]]
+
+    def min(self):
+        return self.table.min()
+
+
 def _selection_cases(m):
     """(week of the draws, thresholds) pairs over which each selection is compared."""
     for shift in SHIFTS:
-        thresholds = {k: v + shift for k, v in m._thresholds.items()}
+        thresholds = {k: _Threshold(table + shift, area) for k, (table, area) in m._thresholds.items()}
         for w in (m.week, m.week + 1, m.week + 7):
             yield w, thresholds
 
@@ -294,7 +309,7 @@ def test_pathway_types_equal_the_numpy_form(stepped):
             foster = np.where(u < 0.5, FOSTER_INHOUSE, FOSTER_AGENCY)
             low = np.where(old_enough & (u < cfg.pathway.supported_accommodation_share), SUPPORTED, foster)
             want = np.where(high, RESIDENTIAL, low).astype(np.int64)
-            got = ag._pathway_types(idx, ch.distress, thr["residential"], ch.birth_week, w, m.streams.key("pathway", w),
+            got = ag._pathway_types(idx, ch.distress, *thr["residential"].pair, ch.birth_week, w, m.streams.key("pathway", w),
                                     cfg.pathway.supported_accommodation_share)
             assert_same_bits(got, want)
     types = ag.pathway_placement(m, act, m.week)
@@ -391,7 +406,7 @@ def test_crises_equal_the_numpy_form(stepped):
         got = ag._crises(act, ch.legal, ch.placement, ch.basis, ch.distress, cfg.distress.crisis_threshold, lowest,
                          *(ch.needs[ag.NEED[k]] for k in ("mental_health", "trauma", "risk_to_others", "exploitation",
                                                           "going_missing")),
-                         thr["tier4"], thr["secure"], ch.tier4_referral_week, ch.secure_referral_week, ch.region,
+                         *thr["tier4"].pair, *thr["secure"].pair, ch.tier4_referral_week, ch.secure_referral_week, ch.region,
                          ch.la, roster.notice["camhs"], roster.notice[ag.CSC], m.streams.key("camhs_notice", w),
                          m.streams.key("csc_notice", w), cfg.youth_justice.arrest_per_week_at_crisis * 2,
                          roster.risk_tolerance["police"], roster.notice["police"], m.streams.key("arrest", w))
@@ -413,7 +428,7 @@ def test_referral_queues_equal_the_numpy_form(stepped):
             fell = ch.distress[queue] < thr[name][queue] - margin
             waiting = queue[~fell]
             waiting = waiting[~of_type(ch.placement[waiting], *blocked)]
-            got = ag._referral_queue(act, referral_week, ch.placement, ptype, ch.distress, thr[name], margin,
+            got = ag._referral_queue(act, referral_week, ch.placement, ptype, ch.distress, *thr[name].pair, margin,
                                      of_type(np.arange(10), *blocked))
             _same_ids(got[0], queue[fell])
             _same_ids(got[1], waiting)
@@ -430,10 +445,10 @@ def test_in_care_selections_equal_the_numpy_form(stepped):
     for w, thr in _selection_cases(m):
         in_home = ic[of_type(ch.placement[ic], RESIDENTIAL, THERAPEUTIC, UNREGISTERED) & (ch.basis[ic] == NO_BASIS)]
         confined = in_home[ch.distress[in_home] >= thr["dol"][in_home]]
-        queue = ag._referral_queue(ic, ch.secure_referral_week, ch.placement, SECURE, ch.distress, thr["secure"],
+        queue = ag._referral_queue(ic, ch.secure_referral_week, ch.placement, SECURE, ch.distress, *thr["secure"].pair,
                                    pw.step_down_margin, of_type(np.arange(10), TIER4, CUSTODY))
-        got = ag._secure_queue(ic, ch.secure_referral_week, ch.placement, ch.distress, thr["secure"],
-                               pw.step_down_margin, ch.basis, thr["dol"], thr["dol"].min())
+        got = ag._secure_queue(ic, ch.secure_referral_week, ch.placement, ch.distress, *thr["secure"].pair,
+                               pw.step_down_margin, ch.basis, *thr["dol"].pair, thr["dol"].min())
         _same_ids(got[0], queue[0])
         _same_ids(got[1], queue[1])
         _same_ids(got[2], confined)
@@ -448,7 +463,7 @@ def test_in_care_selections_equal_the_numpy_form(stepped):
         ready = ic[homes & free_of_orders & (calm_weeks[ic] >= pw.step_down_weeks)]
         unregistered = ic[(ch.placement[ic] == UNREGISTERED) & ~calm]
         got_weeks = ch.calm_weeks.copy()
-        got = ag._calm_weeks(ic, ch.distress, thr["residential"], pw.step_down_margin, got_weeks, pw.step_down_weeks,
+        got = ag._calm_weeks(ic, ch.distress, *thr["residential"].pair, pw.step_down_margin, got_weeks, pw.step_down_weeks,
                              ch.placement, ch.basis, ch.pending_type)
         assert_same_bits(got_weeks, calm_weeks)
         _same_ids(got[0], ready)
@@ -606,10 +621,13 @@ def test_only_looked_after_children_hold_requests_or_referrals():
 
 
 def test_lowest_thresholds_follow_the_thresholds():
-    """The model's lowest thresholds are those of its current per-child thresholds, after a refresh too."""
+    """The model's lowest thresholds are the lowest of its current thresholds, at or below every child's (the
+    selections pass over children below them), after a refresh too."""
     m = CarePathwaysModel(build_config(["population.scale=0.05", "horizon.years=1", "seed=2"]))
     for _ in range(2):
-        assert m.lowest_threshold == {name: t.min() for name, t in m._thresholds.items()}
+        for name, (table, area) in m._thresholds.items():
+            assert m.lowest_threshold[name] == table.min() <= table[area].min()
+            assert_same_bits(m.child_threshold(name, np.arange(10)), table[area[:10]])
         m.roster.risk_tolerance["childrens_social_care"] = m.roster.risk_tolerance["childrens_social_care"] + 0.2
         m.refresh_thresholds()
 
@@ -734,7 +752,7 @@ def _check_requests(m, ic, w, thr):
 
     got_type = pending_type.copy()
     packages, others, got_waiting, n_requests = ag._requests(ic, got_type, pending_week, ch.placement, ch.distress,
-                                                             thr["residential"], margin, w)
+                                                             *thr["residential"].pair, margin, w)
     assert_same_bits(got_type, want_type)
     _same_ids(packages, due[due_package])
     _same_ids(others, due[~due_package])
@@ -777,7 +795,7 @@ def test_dol_candidates_selected_with_the_secure_queue_are_those_after_the_beds(
         if sys._getframe(1).f_code.co_name == "allocate_secure_beds":
             thr = m._thresholds
             after = ag._secure_queue(m.in_care_children(), ch.secure_referral_week, ch.placement, ch.distress,
-                                     thr["secure"], pw.step_down_margin, ch.basis, thr["dol"], thr["dol"].min())[2]
+                                     *thr["secure"], pw.step_down_margin, ch.basis, *thr["dol"], thr["dol"][0].min())[2]
             _same_ids(kept, after)
             seen[:] += [len(kept), len(ids) - len(kept)]
         return kept
