@@ -893,6 +893,19 @@ def test_requests_by_type_as_a_stable_sort():
             assert_same_bits(_by_type(wanted, 10), np.argsort(wanted, kind="stable"))
 
 
+def test_requests_best_first_as_numpy_stable_sort():
+    """The radix sort of requests by priority (large batches) and the merge sort (small ones) order requests
+    as NumPy's stable argsort of -priority: ties in batch order, 0.0 and -0.0 equal, NaN last."""
+    from sim.placements import _SMALL_BATCH, _best_first
+
+    rng = np.random.default_rng(11)
+    special = np.array([0.0, -0.0, 1.0, 0.5, np.nan, -np.nan, np.inf, -np.inf, -1.5, 1e-300, -1e-300, 5e-324])
+    for n in (0, 1, 5, _SMALL_BATCH - 1, _SMALL_BATCH, 3000):
+        for priority in (rng.random(n), np.round(rng.random(n), 2), rng.choice(special, n),
+                         rng.normal(size=n) * 1e3, np.full(n, 0.3)):
+            assert_same_bits(_best_first(priority), np.argsort(-priority, kind="stable"))
+
+
 def test_event_log_in_small_blocks_equals_the_chunked_log(monkeypatch):
     """With blocks of a few rows, batches spanning several blocks give the former log's columns."""
     from sim.outputs import EV, EVENT_KINDS, EventLog
