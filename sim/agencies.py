@@ -433,6 +433,7 @@ def request_package(model, idx: np.ndarray, ptype: int) -> None:
         return
     two = model.prices.two_payers(np.full(len(idx), ptype), ch.has("autism_ld", idx))
     ch.pending_type[idx] = ptype
+    model.requests_changed(idx)
     delay = model.cfg.funding.funding_agreement_weeks * model.levers.funding_delay_factor
     if model.levers.child_delay_factor is not None:
         delay = delay * model.levers.child_delay_factor[idx]
@@ -557,9 +558,10 @@ def funding_agreements(model, w: int) -> None:
     ch = model.children
     # A package no longer needed is cancelled (a child waiting for a foster home still needs one); of the
     # rest, those due are tried (see _requests).
-    packages, others, waiting, n_requests = _requests(
-        model.in_care_children(), ch.pending_type, ch.pending_week, ch.placement, ch.distress,
+    packages, others, waiting, n_requests, cancelled = _requests(
+        model.requesting_children(), ch.pending_type, ch.pending_week, ch.placement, ch.distress,
         *model._thresholds["residential"], model.cfg.pathway.step_down_margin, w)
+    model.requests_changed(cancelled)
     if n_requests == 0:
         return
     model.tally.add("funding_agreement_waits", waiting)
@@ -569,6 +571,7 @@ def funding_agreements(model, w: int) -> None:
             moved = model.place(sel, ch.pending_type[sel].astype(np.int64), reason, planned=True, exact=exact,
                                 count_as_move=exact | (ch.placement[sel] != FAMILY))
             ch.pending_type[sel[moved]] = -1
+            model.requests_changed(sel[moved])
 
 
 def step_down(model, w: int) -> None:
@@ -841,13 +844,14 @@ def _secure_queue(ic, referral_week, placement, distress, threshold, area, margi
 
 @numba.njit(cache=True)
 def _requests(ic, pending_type, pending_week, placement, distress, threshold, area, margin, week):
-    """``funding_agreements``' requests (a pending type), from one pass over the looked-after ``ic``.
+    """``funding_agreements``' requests (a pending type), from one pass over ``ic``, in id order: the
+    looked-after children, or any list of them holding every request (``requesting_children``).
 
     A package (therapeutic care) whose child's distress fell below the residential threshold less
     ``margin`` is cancelled here (its pending type set to -1).  Of the other requests, of children outside
     Tier 4, secure homes and custody, returns the packages and the other requests due (``pending_week``
     at or before ``week``), in id order, then the number of packages still waiting for a funding
-    agreement and the number of requests found (cancelled ones included).
+    agreement, the number of requests found (cancelled ones included), and the cancelled.
 
     Requests and referrals are made only for looked-after children (``escalate_crises`` selects them
     among those, ``request_package`` and a waiting ``place`` act on children in care or entering it); a
@@ -855,7 +859,8 @@ def _requests(ic, pending_type, pending_week, placement, distress, threshold, ar
     them and ``depart`` clears them).  So no child outside care has one."""
     packages = np.empty(len(ic), np.int64)
     others = np.empty(len(ic), np.int64)
-    n_packages = n_others = waiting = n_requests = 0
+    cancelled = np.empty(len(ic), np.int64)
+    n_packages = n_others = waiting = n_requests = n_cancelled = 0
     for c in ic:
         t = pending_type[c]
         if t < 0:
@@ -863,6 +868,8 @@ def _requests(ic, pending_type, pending_week, placement, distress, threshold, ar
         n_requests += 1
         if t == THERAPEUTIC and distress[c] < threshold[area[c]] - margin:
             pending_type[c] = -1
+            cancelled[n_cancelled] = c
+            n_cancelled += 1
         elif not IS_RESTRICTIVE[placement[c]]:
             if pending_week[c] <= week:
                 if t == THERAPEUTIC:
@@ -873,7 +880,8 @@ def _requests(ic, pending_type, pending_week, placement, distress, threshold, ar
                     n_others += 1
             elif t == THERAPEUTIC:
                 waiting += 1
-    return packages[:n_packages].copy(), others[:n_others].copy(), waiting, n_requests
+    return (packages[:n_packages].copy(), others[:n_others].copy(), waiting, n_requests,
+            cancelled[:n_cancelled].copy())
 
 
 @numba.njit(cache=True)

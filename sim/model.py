@@ -96,6 +96,8 @@ class CarePathwaysModel(mesa.Model):
                                   lambda: self._present_where(legal == NOT_LOOKED_AFTER))
         self._with_orders = ChildList(lambda ids: ch.basis[ids] != NO_BASIS,
                                       lambda: self._present_where(ch.basis != NO_BASIS))
+        self._requesting = ChildList(lambda ids: ch.pending_type[ids] >= 0,
+                                     lambda: self._present_where(ch.pending_type >= 0))
         # Children by birth week (ties by id), and how many of them have come of age (``_ageing_out``).
         self._by_birth = np.argsort(ch.birth_week, kind="stable")
         self._birth_weeks = ch.birth_week[self._by_birth]
@@ -200,6 +202,15 @@ class CarePathwaysModel(mesa.Model):
         bases.  All of them are present: ``depart`` ends every order."""
         return self._with_orders.ids()
 
+    def requesting_children(self) -> np.ndarray:
+        """Ids of children with a request waiting for a place (a pending type), in id order: a few thousand,
+        all looked after (see ``agencies._requests``).  Kept up to date from ``requests_changed``."""
+        return self._requesting.ids()
+
+    def requests_changed(self, idx: np.ndarray) -> None:
+        """Note children whose request (pending type) may have been made, met or cancelled."""
+        self._requesting.note(idx)
+
     def _present_where(self, flags: np.ndarray) -> np.ndarray:
         act = self.present_children()
         return act[flags[act]]
@@ -210,7 +221,7 @@ class CarePathwaysModel(mesa.Model):
         to take in when next asked for (arrivals and departures in one pass, ``relisted``); with none given,
         every list is made afresh when next asked for."""
         if departed is None and arrived is None and changed is None:
-            for kept in (self._present, self._in_care, self._at_edge, self._with_orders):
+            for kept in (self._present, self._in_care, self._at_edge, self._with_orders, self._requesting):
                 kept.forget()
             return
         for ids in (departed, arrived):
@@ -399,6 +410,8 @@ class CarePathwaysModel(mesa.Model):
         for t, n_waiting in enumerate(waiting.tolist()):
             if n_waiting:
                 self.tally.add(f"waiting_{PLACEMENT_TYPES[t]}", n_waiting)
+        if may_wait and len(m) < len(idx):
+            self.requests_changed(idx[~moved])  # a request, tried again each week
         if len(m):
             moving = idx[m]
             agency = self.agency_uid(agency_kind, moving) if self.events.keeps_details else None
@@ -450,6 +463,7 @@ class CarePathwaysModel(mesa.Model):
         ch.secure_referral_week[idx] = NEVER
         ch.tier4_referral_week[idx] = NEVER
         ch.pending_type[idx] = -1
+        self.requests_changed(idx)
         self.present[idx] = False
         self.changed_population(departed=idx)
         self.tally.add("departures", len(idx))

@@ -133,6 +133,10 @@ def step_and_record(overrides) -> SteppedRun:
             "cache_edge_ok": bool(np.array_equal(m.edge_of_care_children(),
                                                  np.flatnonzero(m.present & (ch.legal == 0))))
             if hasattr(m, "edge_of_care_children") else True,
+            # Every request is a looked-after child's (agencies._requests), kept in its own list.
+            "cache_requests_ok": bool(np.array_equal(m.requesting_children(),
+                                                     np.flatnonzero(m.present & (ch.legal != 0) & (ch.pending_type >= 0))))
+            if hasattr(m, "requesting_children") else True,
         })
         rec.over_capacity.append((w, m.capacity.over_capacity().copy()))
         # Ages after the week's step, at the week just simulated.

@@ -751,9 +751,10 @@ def _check_requests(m, ic, w, thr):
     waiting = int((want_type[kept] == THERAPEUTIC).sum() - due_package.sum())
 
     got_type = pending_type.copy()
-    packages, others, got_waiting, n_requests = ag._requests(ic, got_type, pending_week, ch.placement, ch.distress,
-                                                             *thr["residential"].pair, margin, w)
+    packages, others, got_waiting, n_requests, cancelled = ag._requests(
+        ic, got_type, pending_week, ch.placement, ch.distress, *thr["residential"].pair, margin, w)
     assert_same_bits(got_type, want_type)
+    _same_ids(cancelled, cancel)
     _same_ids(packages, due[due_package])
     _same_ids(others, due[~due_package])
     assert (got_waiting, n_requests) == (waiting, len(pend))
@@ -845,6 +846,7 @@ def test_kept_id_lists_equal_fresh_listings_through_a_run():
         assert_same_bits(m.present_children(), act)
         assert_same_bits(m.in_care_children(), act[m.children.legal[act] != NOT_LOOKED_AFTER])
         assert_same_bits(m.edge_of_care_children(), act[m.children.legal[act] == NOT_LOOKED_AFTER])
+        assert_same_bits(m.requesting_children(), act[m.children.pending_type[act] >= 0])
         assert_same_bits(m.children_with_orders(), act[m.children.basis[act] != NO_BASIS])
         # review_orders picks due orders among them: the same as among everyone present
         assert_same_bits(orders_due(m.children_with_orders(), m.children.order_until, m.week + 3),

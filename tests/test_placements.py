@@ -489,6 +489,7 @@ def reference_place(self, idx, wanted, reason, agency_kind="childrens_social_car
         waits = idx[~moved]
         ch.pending_type[waits] = wanted[~moved]
         ch.pending_week[waits] = self.week + 1
+        self.requests_changed(waits)
     m = np.flatnonzero(moved)
     if len(m):
         reasons = np.full(len(m), sim.outputs.RS[reason], np.int8)
