@@ -384,6 +384,7 @@ def escalate_crises(model, w: int) -> None:
         request_package(model, refer[redirect], THERAPEUTIC)
         refer = refer[~redirect]
     ch.tier4_referral_week[refer] = w
+    model.tier4_referrals_changed(refer)
     model.events.add(w, refer, "tier4_referral", from_type=ch.placement[refer], to_type=TIER4, reason="crisis",
                      agency=model.agency_uid("camhs", refer))
     model.tally.add("tier4_referrals", len(refer))
@@ -443,10 +444,11 @@ def request_package(model, idx: np.ndarray, ptype: int) -> None:
 def tier4_admissions(model, w: int) -> None:
     """Referred children are admitted when a Tier 4 bed is free: in region first, then anywhere."""
     ch, cfg = model.children, model.cfg
-    withdrawn, waiting = _referral_queue(model.in_care_children(), ch.tier4_referral_week, ch.placement, TIER4,
-                                         ch.distress, *model._thresholds["tier4"], cfg.pathway.step_down_margin,
-                                         IS_RESTRICTIVE)
+    withdrawn, waiting = _referral_queue(model.tier4_referred_children(), ch.tier4_referral_week, ch.placement,
+                                         TIER4, ch.distress, *model._thresholds["tier4"],
+                                         cfg.pathway.step_down_margin, IS_RESTRICTIVE)
     ch.tier4_referral_week[withdrawn] = NEVER
+    model.tier4_referrals_changed(withdrawn)
     model.events.add(w, withdrawn, "withdrawal", to_type=TIER4, reason="distress_fell",
                      agency=model.agency_uid("camhs", withdrawn))
     found = model.capacity.find(TIER4, ch.la[waiting], ch.distress[waiting])
@@ -459,6 +461,7 @@ def tier4_admissions(model, w: int) -> None:
     model.move(got, TIER4, found.la[found.placed], found.provider[found.placed], "escalation",
                model.agency_uid("camhs", got))
     ch.tier4_referral_week[got] = NEVER
+    model.tier4_referrals_changed(got)
     ch.ready_for_discharge_week[got] = NEVER
     model.tally.add("tier4_admissions", len(got))
     detained = got[model.streams.uniform("mha", w, got) < cfg.orders.mha_detention_share]
@@ -800,7 +803,8 @@ def _referral_queue(ic, referral_week, placement, ptype, distress, threshold, ar
     placement type (still waiting, and free to take a place).
 
     Only looked-after children are referred, and a child leaving care has none (see ``_requests``), so
-    the looked-after ids (about half the present ones) hold every referral."""
+    the looked-after ids (about half the present ones) hold every referral; so does a list of the
+    referred alone (``tier4_referred_children``), which the model passes, in id order."""
     withdrawn = np.empty(len(ic), np.int64)
     waiting = np.empty(len(ic), np.int64)
     n_withdrawn = n_waiting = 0

@@ -98,6 +98,8 @@ class CarePathwaysModel(mesa.Model):
                                       lambda: self._present_where(ch.basis != NO_BASIS))
         self._requesting = ChildList(lambda ids: ch.pending_type[ids] >= 0,
                                      lambda: self._present_where(ch.pending_type >= 0))
+        self._tier4_referred = ChildList(lambda ids: ch.tier4_referral_week[ids] != NEVER,
+                                         lambda: self._present_where(ch.tier4_referral_week != NEVER))
         # Children by birth week (ties by id), and how many of them have come of age (``_ageing_out``).
         self._by_birth = np.argsort(ch.birth_week, kind="stable")
         self._birth_weeks = ch.birth_week[self._by_birth]
@@ -211,6 +213,15 @@ class CarePathwaysModel(mesa.Model):
         """Note children whose request (pending type) may have been made, met or cancelled."""
         self._requesting.note(idx)
 
+    def tier4_referred_children(self) -> np.ndarray:
+        """Ids of children referred for a Tier 4 bed, in id order (all looked after, see
+        ``agencies._referral_queue``).  Kept up to date from ``tier4_referrals_changed``."""
+        return self._tier4_referred.ids()
+
+    def tier4_referrals_changed(self, idx: np.ndarray) -> None:
+        """Note children whose Tier 4 referral may have been made or ended."""
+        self._tier4_referred.note(idx)
+
     def _present_where(self, flags: np.ndarray) -> np.ndarray:
         act = self.present_children()
         return act[flags[act]]
@@ -221,7 +232,8 @@ class CarePathwaysModel(mesa.Model):
         to take in when next asked for (arrivals and departures in one pass, ``relisted``); with none given,
         every list is made afresh when next asked for."""
         if departed is None and arrived is None and changed is None:
-            for kept in (self._present, self._in_care, self._at_edge, self._with_orders, self._requesting):
+            for kept in (self._present, self._in_care, self._at_edge, self._with_orders, self._requesting,
+                         self._tier4_referred):
                 kept.forget()
             return
         for ids in (departed, arrived):
@@ -464,6 +476,7 @@ class CarePathwaysModel(mesa.Model):
         ch.tier4_referral_week[idx] = NEVER
         ch.pending_type[idx] = -1
         self.requests_changed(idx)
+        self.tier4_referrals_changed(idx)
         self.present[idx] = False
         self.changed_population(departed=idx)
         self.tally.add("departures", len(idx))

@@ -21,6 +21,7 @@ if str(REPO) not in sys.path:
     sys.path.insert(0, str(REPO))
 
 from sim import build_config, run  # noqa: E402
+from sim.children import NEVER  # noqa: E402
 
 WEEKS_PER_YEAR = 52
 AGE_18_WEEKS = 18 * WEEKS_PER_YEAR
@@ -137,6 +138,10 @@ def step_and_record(overrides) -> SteppedRun:
             "cache_requests_ok": bool(np.array_equal(m.requesting_children(),
                                                      np.flatnonzero(m.present & (ch.legal != 0) & (ch.pending_type >= 0))))
             if hasattr(m, "requesting_children") else True,
+            "cache_tier4_ok": bool(np.array_equal(
+                m.tier4_referred_children(),
+                np.flatnonzero(m.present & (ch.legal != 0) & (ch.tier4_referral_week != NEVER))))
+            if hasattr(m, "tier4_referred_children") else True,
         })
         rec.over_capacity.append((w, m.capacity.over_capacity().copy()))
         # Ages after the week's step, at the week just simulated.

@@ -53,7 +53,7 @@ def test_weekly_table_and_census_agree_with_the_children_present(stepped):
         assert round(r["weekly_present"]) == r["present_after"] == c["present"], r["week"]
         assert round(r["weekly_in_care"]) == r["in_care_after"] == c["in_care"], r["week"]
         assert c["arrived"] - c["gone"] == c["present"], r["week"]
-        assert r["cache_present_ok"] and r["cache_in_care_ok"] and r["cache_edge_ok"] and r["cache_requests_ok"], f"stale cached ids in week {r['week']}"
+        assert r["cache_present_ok"] and r["cache_in_care_ok"] and r["cache_edge_ok"] and r["cache_requests_ok"] and r["cache_tier4_ok"], f"stale cached ids in week {r['week']}"
 
 
 def _model_units(results, *cols):

@@ -847,6 +847,7 @@ def test_kept_id_lists_equal_fresh_listings_through_a_run():
         assert_same_bits(m.in_care_children(), act[m.children.legal[act] != NOT_LOOKED_AFTER])
         assert_same_bits(m.edge_of_care_children(), act[m.children.legal[act] == NOT_LOOKED_AFTER])
         assert_same_bits(m.requesting_children(), act[m.children.pending_type[act] >= 0])
+        assert_same_bits(m.tier4_referred_children(), act[m.children.tier4_referral_week[act] != NEVER])
         assert_same_bits(m.children_with_orders(), act[m.children.basis[act] != NO_BASIS])
         # review_orders picks due orders among them: the same as among everyone present
         assert_same_bits(orders_due(m.children_with_orders(), m.children.order_until, m.week + 3),
