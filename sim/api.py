@@ -141,15 +141,15 @@ def run(cfg: CarePathwaysConfig | None = None, *, overrides: Iterable[str] = (),
     return Results(cfg, summary, weekly, children, transitions, files, model if keep_model else None)
 
 
-def simulate(cfg: CarePathwaysConfig, events=None):
+def simulate(cfg: CarePathwaysConfig, events=None, populations=None):
     """Build the model for a configuration (with its scenario's interventions) and run it to the end;
-    ``events`` as ``CarePathwaysModel`` takes it.
+    ``events`` and ``populations`` as ``CarePathwaysModel`` takes them.
 
     The caller releases it with ``_release`` when done (Mesa 3.3's registry)."""
     from sim.model import CarePathwaysModel
     from sim.scenarios import interventions_for
 
-    return CarePathwaysModel(cfg, interventions=interventions_for(cfg), events=events).run()
+    return CarePathwaysModel(cfg, interventions=interventions_for(cfg), events=events, populations=populations).run()
 
 
 def _release(model) -> None:

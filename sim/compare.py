@@ -48,6 +48,7 @@ from typing import Any
 import numpy as np
 import pandas as pd
 
+from sim.children import PopulationCache
 from sim.config import CarePathwaysConfig, ConfigError
 from sim.placements import PAYERS, PLACEMENT_TYPES
 
@@ -319,6 +320,11 @@ def _moves_frame(counts: np.ndarray) -> pd.DataFrame:
                         columns=pd.Index(PLACEMENT_TYPES, name="to"))
 
 
+# The population last made in this process (a worker's, or the caller's on the serial backend): the tasks
+# run seed by seed, so a seed's other scenarios start from a copy of it (``PopulationCache``).
+_POPULATIONS = PopulationCache()
+
+
 def run_one(cfg: CarePathwaysConfig, seed: int) -> RunOutput:
     """One task: the scenario's configuration with this seed, run once, the model released.
 
@@ -328,7 +334,7 @@ def run_one(cfg: CarePathwaysConfig, seed: int) -> RunOutput:
     from sim.outputs import MoveCounts, summarise
 
     logging.getLogger("MESA").setLevel(logging.WARNING)  # Mesa logs every step at INFO
-    model = simulate(dataclasses.replace(cfg, seed=int(seed)), events=MoveCounts())
+    model = simulate(dataclasses.replace(cfg, seed=int(seed)), events=MoveCounts(), populations=_POPULATIONS)
     try:
         moves = _moves_frame(model.events.counts)
         return RunOutput(summarise(model), model.weekly.frame(model.start_date, model.n_weeks), moves)
@@ -384,9 +390,16 @@ def _progress_bar(total: int, enabled: bool):
     return tqdm(total=total, file=sys.stderr, disable=not enabled, desc="runs", unit="run", dynamic_ncols=True)
 
 
+def _seed_by_seed(tasks: list[tuple[str, int]]) -> list[int]:
+    """The order tasks are run in: seed by seed (scenarios in the plan's order within a seed), so that a
+    process runs a seed's scenarios one after another from one population (``_POPULATIONS``)."""
+    return sorted(range(len(tasks)), key=lambda i: (tasks[i][1], i))
+
+
 def _execute(p: Plan, sink: Sink | None = None) -> list[dict]:
     """Run every task on the plan's backend; the summaries in the plan's fixed task order."""
     tasks = p.tasks
+    order = _seed_by_seed(tasks)
     summaries: list[dict | None] = [None] * len(tasks)
 
     def take(i: int, out: RunOutput) -> None:
@@ -396,9 +409,13 @@ def _execute(p: Plan, sink: Sink | None = None) -> list[dict]:
 
     with _progress_bar(len(tasks), p.progress) as bar:
         if p.backend == "serial":
-            for i, (label, seed) in enumerate(tasks):
-                take(i, run_one(p.config_for(label, seed), seed))
-                bar.update()
+            try:
+                for i in order:
+                    label, seed = tasks[i]
+                    take(i, run_one(p.config_for(label, seed), seed))
+                    bar.update()
+            finally:
+                _POPULATIONS.clear()
         elif p.backend == "local":
             import multiprocessing
 
@@ -409,18 +426,19 @@ def _execute(p: Plan, sink: Sink | None = None) -> list[dict]:
             # freed after it (``_run_task``): a worker stays near one run's peak.
             with _one_blas_thread_per_worker(), multiprocessing.get_context("spawn").Pool(
                     n_jobs, initializer=_start_worker) as pool:
-                work = ((p.config_for(label, seed), seed) for label, seed in tasks)
-                for i, out in enumerate(pool.imap(_run_task, work)):
+                work = ((p.config_for(*tasks[i]), tasks[i][1]) for i in order)
+                for i, out in zip(order, pool.imap(_run_task, work)):
                     take(i, out)
                     bar.update()
         elif p.backend == "ray":
-            _execute_ray(p, tasks, take, bar)
+            _execute_ray(p, tasks, order, take, bar)
         else:  # plan() checks this; kept for callers who build a Plan by hand
             raise ConfigError(f"compare.backend must be one of {list(BACKENDS)}, got {p.backend!r}")
     return summaries  # type: ignore[return-value]
 
 
-def _execute_ray(p: Plan, tasks: list[tuple[str, int]], take: Callable[[int, RunOutput], None], bar) -> None:
+def _execute_ray(p: Plan, tasks: list[tuple[str, int]], order: list[int], take: Callable[[int, RunOutput], None],
+                 bar) -> None:
     import ray
 
     started = False
@@ -436,9 +454,9 @@ def _execute_ray(p: Plan, tasks: list[tuple[str, int]], take: Callable[[int, Run
         nxt = 0
         while nxt < len(tasks) or pending:
             while nxt < len(tasks) and len(pending) < limit:
-                label, seed = tasks[nxt]
+                label, seed = tasks[order[nxt]]
                 cfg = configs[label] if seed not in p.draws else p.config_for(label, seed)
-                pending[remote.remote(cfg, seed)] = nxt
+                pending[remote.remote(cfg, seed)] = order[nxt]
                 nxt += 1
             done, _ = ray.wait(list(pending), num_returns=1)
             for ref in done:

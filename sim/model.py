@@ -18,7 +18,7 @@ from sim import courts
 from sim.children import (
     AGEING_IN_CARE, BASES, CARE_ORDER, DIRECT_ENTRY, DOL, FUTURE, GONE, INITIAL_EDGE, INITIAL_IN_CARE, JOINS_EDGE,
     LEGAL_STATUS, MHA, NEED, NEVER, NO_BASIS, NOT_LOOKED_AFTER, PRESENT, REMAND, S20, S25, SENTENCE, WEEKS_PER_YEAR,
-    ChildList, initial_placement_types, make_geography, synthesise, weekly_dynamics,
+    ChildList, PopulationCache, initial_placement_types, populate, weekly_dynamics,
 )
 from sim.config import REGIONS, CarePathwaysConfig, schedule_value
 from sim.costs import Ledger, Prices, book_one, price_of
@@ -69,8 +69,11 @@ NO_REGISTERED_PLACE = RS["no_registered_place"]
 class CarePathwaysModel(mesa.Model):
     """Children in complex situations moving through care in England, week by week."""
 
-    def __init__(self, cfg: CarePathwaysConfig, interventions=(), events: EventLog | MoveCounts | None = None):
-        """``events``: where transitions are logged (a new ``EventLog``, or ``MoveCounts`` to count moves only)."""
+    def __init__(self, cfg: CarePathwaysConfig, interventions=(), events: EventLog | MoveCounts | None = None,
+                 populations: PopulationCache | None = None):
+        """``events``: where transitions are logged (a new ``EventLog``, or ``MoveCounts`` to count moves only);
+        ``populations``: where to take the LAs and children from, if they were made for another run with the
+        same seed and synthesis inputs (a comparison's scenarios)."""
         super().__init__(rng=cfg.seed)
         self.cfg = cfg
         self.scale = cfg.population.scale
@@ -81,8 +84,8 @@ class CarePathwaysModel(mesa.Model):
         self.week = -self.burn_in
         self.year = cfg.start_year
         self.streams = Streams(cfg.seed, self.n_weeks, first_week=-self.burn_in)
-        self.geo = make_geography(cfg, self.streams.generator("geography"))
-        self.children, facts = synthesise(cfg, self.geo, self.streams, self.n_weeks, self.burn_in)
+        make = populate if populations is None else populations.populate
+        self.geo, self.children, facts = make(cfg, self.streams, self.n_weeks, self.burn_in)
         self.facts = facts
         ch = self.children
         self.present = np.zeros(ch.n, bool)

@@ -105,6 +105,64 @@ def test_a_comparison_run_is_the_full_run_less_what_it_does_not_keep():
     assert lean.moves.to_numpy().sum() == (full.transitions["event"] == "move").sum() > 0
 
 
+def test_a_seeds_scenarios_start_from_one_population_exactly(monkeypatch):
+    """Runs with one seed make the population once (``PopulationCache``) and each takes a copy of its own:
+    a run after another scenario's (which changed its own copy) gives what it gave from a fresh one."""
+    import sim.children
+    from sim.compare import _POPULATIONS, run_one
+
+    original, made = sim.children.populate, []
+
+    def counted(cfg, *rest):
+        made.append(cfg.seed)
+        return original(cfg, *rest)
+
+    monkeypatch.setattr(sim.children, "populate", counted)
+    base, eh = build_config(SMALL), build_config(SMALL + ["scenario=early_help"])
+    _POPULATIONS.clear()
+    try:
+        first = run_one(eh, 3)
+        run_one(base, 3)
+        again = run_one(eh, 3)
+        run_one(eh, 4)
+    finally:
+        _POPULATIONS.clear()
+    assert made == [3, 4]  # made once for seed 3 (the scenario's synthesis inputs are the baseline's), then 4
+    assert first.summary == again.summary
+    pd.testing.assert_frame_equal(first.weekly, again.weekly, check_exact=True)
+    pd.testing.assert_frame_equal(first.moves, again.moves, check_exact=True)
+
+
+class _Reads:
+    """A configuration (or part of one) that notes the dotted path of every value read from it."""
+
+    def __init__(self, obj, path, log):
+        self._obj, self._path, self._log = obj, path, log
+
+    def __getattr__(self, name):
+        value = getattr(self._obj, name)
+        path = f"{self._path}.{name}" if self._path else name
+        if dataclasses.is_dataclass(value):
+            return _Reads(value, path, self._log)
+        self._log.add(path)
+        return value
+
+
+def test_population_is_made_from_its_declared_synthesis_inputs_only():
+    """``populate`` reads nothing of a configuration outside SYNTHESIS_INPUTS, the key of the population
+    cache: two runs equal in those start with the same children, whatever else differs."""
+    from sim.children import SYNTHESIS_INPUTS, populate
+    from sim.randomness import Streams
+
+    cfg = build_config(SMALL + ["scenario=new_ecosystem", "horizon.burn_in_years=1"])
+    read: set[str] = set()
+    streams = Streams(cfg.seed, 52, first_week=-52)
+    populate(_Reads(cfg, "", read), streams, 52, 52)
+    assert {"population.scale", "needs.complexity_loading", "distress.baseline"} <= read
+    outside = [p for p in read if not any(p == k or p.startswith(k + ".") for k in SYNTHESIS_INPUTS)]
+    assert not outside, f"populate reads {outside}: add them to SYNTHESIS_INPUTS"
+
+
 def test_plan_config_with_a_seed_is_what_build_config_gives():
     """Tasks reuse one validated configuration per scenario with the seed replaced: the same thing."""
     p = plan(SMALL, ["early_help"], 1)
