@@ -12,7 +12,7 @@ $(STAMP): pyproject.toml
 	touch $(STAMP)
 
 # The main job: the whole scenario library against the baseline, 20 seeds each, England (scale 1.0), 10 years,
-# on all cores (README, Speed: about 11 minutes on 2 cores). Pass ARGS to change any setting, e.g. a quicker
+# on all cores (README, Speed: about 8 minutes on 2 cores). Pass ARGS to change any setting, e.g. a quicker
 # look at a tenth of England: make run ARGS="population.scale=0.1 horizon.years=5".
 run: $(STAMP)  ## compare every scenario with the baseline (pass overrides with ARGS="compare.seeds=5 ...")
 	$(VENV)/bin/python -m sim.compare $(ARGS)
