@@ -329,7 +329,8 @@ def run_one(cfg: CarePathwaysConfig, seed: int) -> RunOutput:
     """One task: the scenario's configuration with this seed, run once, the model released.
 
     Only what a comparison keeps is built: the summary, the weekly table and the moves matrix, counted
-    as the run goes (``MoveCounts``: no event log, no per-child or per-event tables)."""
+    as the run goes (``MoveCounts``: no event log, no per-child or per-event tables).  The population is
+    kept for the next task with the same seed (``_POPULATIONS``; ``_POPULATIONS.clear()`` lets it go)."""
     from sim.api import _release, simulate
     from sim.outputs import MoveCounts, summarise
 
