@@ -89,8 +89,8 @@ class CarePathwaysModel(mesa.Model):
         self.facts = facts
         ch = self.children
         self.present = np.zeros(ch.n, bool)
-        # Who is present, looked after, at home on the edge of care, or on an order: kept as lists of ids
-        # (``ChildList``), from the children noted as arriving, leaving or changing status or basis.
+        # Who is present, looked after, on the edge of care, on an order, waiting with a request, or referred
+        # for Tier 4: kept as lists of ids (``ChildList``), from the children noted as changing in that respect.
         legal = ch.legal
         self._present = ChildList(lambda ids: self.present[ids], lambda: np.flatnonzero(self.present))
         self._in_care = ChildList(lambda ids: self.present[ids] & (legal[ids] != NOT_LOOKED_AFTER),
