@@ -125,13 +125,6 @@ class Children:
         self.exit_week = i32(NEVER)
         self.exit_reason = np.zeros(n, np.int8)
 
-    def copy(self) -> Children:
-        """Another set of the same children, every array copied."""
-        twin = Children.__new__(Children)
-        for name, value in vars(self).items():
-            setattr(twin, name, value.copy() if isinstance(value, np.ndarray) else copy.deepcopy(value))
-        return twin
-
     # ---------------------------------------------------------------- views
     def age_weeks(self, idx: np.ndarray, week: int) -> np.ndarray:
         return week - self.birth_week[idx]
@@ -271,24 +264,33 @@ SYNTHESIS_INPUTS = ("seed", "start_year", "horizon.years", "horizon.burn_in_year
 _synthesis_inputs = operator.attrgetter(*SYNTHESIS_INPUTS)
 
 
+# What ``synthesise`` draws for each child; every other array of ``Children`` starts at its default.
+SYNTHESISED = ("arrival_kind", "arrival_week", "birth_week", "la", "region", "needs", "need_load", "distress")
+
+
 class PopulationCache:
-    """The last population made (``populate``), handed to each run with the same synthesis inputs as a
-    copy of its own.  A comparison runs every scenario with each seed, and drawing the half a million
-    children of a national run again took some 0.2 s of its 6.  One population is kept (about 110 MB
-    at national scale); ``clear`` lets it go."""
+    """The last population made (``populate``), handed to each later run with the same synthesis inputs
+    as a copy of its own.  A comparison runs every scenario with each seed, and drawing the half a million
+    children of a national run again took some 0.2 s of its 6.  What is kept is what synthesis drew
+    (``SYNTHESISED``, about 17 MB at national scale); ``clear`` lets it go."""
 
     def __init__(self):
         self._inputs: tuple | None = None
-        self._made: tuple[Geography, Children, dict] | None = None
+        self._made: tuple[Geography, dict[str, np.ndarray], dict] | None = None
 
     def populate(self, cfg: CarePathwaysConfig, streams: Streams, n_weeks: int, burn_in: int = 0
                  ) -> tuple[Geography, Children, dict]:
         inputs = _synthesis_inputs(cfg)
-        if self._made is None or inputs != self._inputs:
-            self._made = populate(cfg, streams, n_weeks, burn_in)
-            self._inputs = copy.deepcopy(inputs)
-        geo, children, facts = self._made
-        return copy.deepcopy(geo), children.copy(), dict(facts)
+        if self._made is not None and inputs == self._inputs:
+            geo, drawn, facts = self._made
+            children = Children(len(drawn["la"]))
+            for name, values in drawn.items():
+                getattr(children, name)[...] = values
+            return copy.deepcopy(geo), children, dict(facts)
+        geo, children, facts = populate(cfg, streams, n_weeks, burn_in)
+        self._made = copy.deepcopy(geo), {name: getattr(children, name).copy() for name in SYNTHESISED}, dict(facts)
+        self._inputs = copy.deepcopy(inputs)
+        return geo, children, facts
 
     def clear(self) -> None:
         self._inputs = self._made = None

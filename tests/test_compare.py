@@ -133,6 +133,30 @@ def test_a_seeds_scenarios_start_from_one_population_exactly(monkeypatch):
     pd.testing.assert_frame_equal(first.moves, again.moves, check_exact=True)
 
 
+def test_a_population_from_the_cache_is_a_fresh_one_array_for_array():
+    """Every array of the children a cache hands out again (and the LAs and facts) equals a freshly made
+    population's, dtype and values: what synthesis draws is kept (SYNTHESISED), the rest is default."""
+    from sim.children import PopulationCache, populate
+    from sim.randomness import Streams
+
+    cfg = build_config(SMALL + ["seed=6"])
+    cache = PopulationCache()
+    made = cache.populate(cfg, Streams(cfg.seed, 52), 52)
+    made[1].distress[:] = 0.0  # a run changes its own copy
+    geo, children, facts = cache.populate(cfg, Streams(cfg.seed, 52), 52)
+    fresh_geo, fresh, fresh_facts = populate(cfg, Streams(cfg.seed, 52), 52)
+    assert facts == fresh_facts and geo.la_names == fresh_geo.la_names
+    np.testing.assert_array_equal(geo.la_weight, fresh_geo.la_weight)
+    assert vars(children).keys() == vars(fresh).keys()
+    for name, value in vars(fresh).items():
+        got = getattr(children, name)
+        if isinstance(value, np.ndarray):
+            assert got.dtype == value.dtype and got.shape == value.shape, name
+            np.testing.assert_array_equal(got, value, err_msg=name)
+        else:
+            assert got == value, name
+
+
 class _Reads:
     """A configuration (or part of one) that notes the dotted path of every value read from it."""
 
