@@ -271,7 +271,7 @@ SYNTHESISED = ("arrival_kind", "arrival_week", "birth_week", "la", "region", "ne
 class PopulationCache:
     """The last population made (``populate``), handed to each later run with the same synthesis inputs
     as a copy of its own.  A comparison runs every scenario with each seed, and drawing the half a million
-    children of a national run again took some 0.2 s of its 6.  What is kept is what synthesis drew
+    children of a national run again took some 0.2 s of its 5.  What is kept is what synthesis drew
     (``SYNTHESISED``, about 17 MB at national scale); ``clear`` lets it go."""
 
     def __init__(self):
@@ -454,7 +454,8 @@ def distress_and_harm(idx, key, week, distress, scar, harm_incidents, need_load,
 class ChildList:
     """The ids of the children who meet a condition, ascending, kept up to date from the children noted
     (``note``) as possibly changed since they were last listed (``relisted``) rather than by a pass over
-    everyone present: who is present, who is looked after, who is on an order.
+    everyone present (the model keeps six: present, looked after, on the edge of care, on an order, with a
+    request waiting, referred for Tier 4).
 
     ``meets(ids)``: which of ``ids`` meet the condition now; ``list_all()``: all who do, listed afresh (the
     first time, and after ``forget``).  Every child whose standing may have changed must be noted."""
