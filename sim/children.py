@@ -457,11 +457,12 @@ class ChildList:
     everyone present (the model keeps six: present, looked after, on the edge of care, on an order, with a
     request waiting, referred for Tier 4).
 
-    ``meets(ids)``: which of ``ids`` meet the condition now; ``list_all()``: all who do, listed afresh (the
-    first time, and after ``forget``).  Every child whose standing may have changed must be noted."""
+    ``meets(ids)``: which of ``ids`` meet the condition now; ``among()``: ids (ascending) of every child who
+    may, of which those who meet it are listed afresh the first time and after ``forget``.  Every child
+    whose standing may have changed must be noted."""
 
-    def __init__(self, meets: Callable[[np.ndarray], np.ndarray], list_all: Callable[[], np.ndarray]):
-        self._meets, self._list_all = meets, list_all
+    def __init__(self, meets: Callable[[np.ndarray], np.ndarray], among: Callable[[], np.ndarray]):
+        self._meets, self._among = meets, among
         self._ids: np.ndarray | None = None
         self._noted: list[np.ndarray] = []
 
@@ -474,7 +475,8 @@ class ChildList:
 
     def ids(self) -> np.ndarray:
         if self._ids is None:
-            self._ids = self._list_all()
+            everyone = self._among()
+            self._ids = everyone[self._meets(everyone)]
         elif self._noted:
             noted = distinct(self._noted)
             self._ids = relisted(self._ids, noted, self._meets(noted))

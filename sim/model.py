@@ -91,18 +91,15 @@ class CarePathwaysModel(mesa.Model):
         self.present = np.zeros(ch.n, bool)
         # Who is present, looked after, on the edge of care, on an order, waiting with a request, or referred
         # for Tier 4: kept as lists of ids (``ChildList``), from the children noted as changing in that respect.
-        legal = ch.legal
+        legal, present = ch.legal, self.present_children
         self._present = ChildList(lambda ids: self.present[ids], lambda: np.flatnonzero(self.present))
-        self._in_care = ChildList(lambda ids: self.present[ids] & (legal[ids] != NOT_LOOKED_AFTER),
-                                  lambda: self._present_where(legal != NOT_LOOKED_AFTER))
-        self._at_edge = ChildList(lambda ids: self.present[ids] & (legal[ids] == NOT_LOOKED_AFTER),
-                                  lambda: self._present_where(legal == NOT_LOOKED_AFTER))
-        self._with_orders = ChildList(lambda ids: ch.basis[ids] != NO_BASIS,
-                                      lambda: self._present_where(ch.basis != NO_BASIS))
-        self._requesting = ChildList(lambda ids: ch.pending_type[ids] >= 0,
-                                     lambda: self._present_where(ch.pending_type >= 0))
-        self._tier4_referred = ChildList(lambda ids: ch.tier4_referral_week[ids] != NEVER,
-                                         lambda: self._present_where(ch.tier4_referral_week != NEVER))
+        self._in_care = ChildList(lambda ids: self.present[ids] & (legal[ids] != NOT_LOOKED_AFTER), present)
+        self._at_edge = ChildList(lambda ids: self.present[ids] & (legal[ids] == NOT_LOOKED_AFTER), present)
+        self._with_orders = ChildList(lambda ids: ch.basis[ids] != NO_BASIS, present)
+        self._requesting = ChildList(lambda ids: ch.pending_type[ids] >= 0, present)
+        self._tier4_referred = ChildList(lambda ids: ch.tier4_referral_week[ids] != NEVER, present)
+        self._lists = (self._present, self._in_care, self._at_edge, self._with_orders, self._requesting,
+                       self._tier4_referred)
         # Children by birth week (ties by id), and how many of them have come of age (``_ageing_out``).
         self._by_birth = np.argsort(ch.birth_week, kind="stable")
         self._birth_weeks = ch.birth_week[self._by_birth]
@@ -225,18 +222,13 @@ class CarePathwaysModel(mesa.Model):
         """Note children whose Tier 4 referral may have been made or ended."""
         self._tier4_referred.note(idx)
 
-    def _present_where(self, flags: np.ndarray) -> np.ndarray:
-        act = self.present_children()
-        return act[flags[act]]
-
     def changed_population(self, departed: np.ndarray | None = None, arrived: np.ndarray | None = None,
                            changed: np.ndarray | None = None) -> None:
         """Note the children who ``departed``, ``arrived`` or ``changed`` legal status, for the lists of ids
         to take in when next asked for (arrivals and departures in one pass, ``relisted``); with none given,
         every list is made afresh when next asked for."""
         if departed is None and arrived is None and changed is None:
-            for kept in (self._present, self._in_care, self._at_edge, self._with_orders, self._requesting,
-                         self._tier4_referred):
+            for kept in self._lists:
                 kept.forget()
             return
         for ids in (departed, arrived):
